@@ -1,0 +1,19 @@
+# Project-wide compiler flags. Applied through an interface target so that
+# third-party headers (included as SYSTEM) do not trip them.
+add_library(shipyard_flags INTERFACE)
+target_compile_options(shipyard_flags INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Wunused -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion -Wformat=2
+  -Wimplicit-fallthrough
+  # GCC 12 reports false positives on coroutine frames and Boost internals.
+  -Wno-maybe-uninitialized -Wno-null-dereference)
+target_compile_definitions(shipyard_flags INTERFACE
+  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW BOOST_JSON_NO_LIB BOOST_URL_NO_LIB)
+if(SHIPYARD_WERROR)
+  target_compile_options(shipyard_flags INTERFACE -Werror)
+endif()
+if(SHIPYARD_SANITIZE)
+  target_compile_options(shipyard_flags INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(shipyard_flags INTERFACE -fsanitize=address,undefined)
+endif()
