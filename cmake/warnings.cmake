@@ -8,7 +8,7 @@ target_compile_options(shipyard_flags INTERFACE
   # GCC 12 reports false positives on coroutine frames and Boost internals.
   -Wno-maybe-uninitialized -Wno-null-dereference)
 target_compile_definitions(shipyard_flags INTERFACE
-  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW BOOST_JSON_NO_LIB BOOST_URL_NO_LIB)
+  BOOST_ASIO_NO_DEPRECATED BOOST_JSON_NO_LIB BOOST_URL_NO_LIB)
 if(SHIPYARD_WERROR)
   target_compile_options(shipyard_flags INTERFACE -Werror)
 endif()

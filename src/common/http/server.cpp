@@ -30,8 +30,9 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint64_t kDrainLimit = 1 << 20;
 // A closing connection keeps reading (and discarding) for a while so that a client
 // still sending a body receives our answer instead of a reset ("lingering close").
-constexpr std::uint64_t kLingerBytes = 64ull << 20;
-constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::uint64_t kLingerBytes = 1ull << 30;
+constexpr std::chrono::seconds kLingerTime{10};
+constexpr std::chrono::seconds kLingerIdle{2};
 
 Error bad_request(std::string msg) { return Error(ErrorCode::kInvalidArgument, std::move(msg)); }
 
@@ -263,7 +264,7 @@ asio::awaitable<void> linger_close(Stream& stream) {
   std::uint64_t discarded = 0;
   auto deadline = std::chrono::steady_clock::now() + kLingerTime;
   while (discarded < kLingerBytes && std::chrono::steady_clock::now() < deadline) {
-    stream.expires_at(deadline);
+    stream.expires_at(std::min(deadline, std::chrono::steady_clock::now() + kLingerIdle));
     auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch), kTuple);
     if (rec) break;
     discarded += n;

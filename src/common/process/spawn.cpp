@@ -14,6 +14,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -49,6 +50,18 @@ const char* stage_name(int stage) {
     case kStageExec: return "executing";
     default: return "starting";
   }
+}
+
+// This process's oom_score_adj (0 if unreadable), read in the parent: the child
+// inherits it and only needs to know whether to write.
+int current_oom_score_adj() {
+  int fd = ::open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[16] = {};
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  return std::atoi(buf);
 }
 
 int sys_pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -127,7 +140,9 @@ Result<ChildProcess> spawn(asio::any_io_executor ex, const SpawnSpec& spec) {
 
   char oom_buf[16] = {};
   std::size_t oom_len = 0;
-  if (spec.oom_score_adj) {
+  // Only ever raise the score: lowering it below a floor a privileged parent set
+  // (oom_score_adj_min) fails with EACCES, which would make every spawn fail.
+  if (spec.oom_score_adj && current_oom_score_adj() < *spec.oom_score_adj) {
     auto s = std::to_string(*spec.oom_score_adj);
     oom_len = std::min(s.size(), sizeof oom_buf - 1);
     std::memcpy(oom_buf, s.data(), oom_len);
@@ -161,6 +176,10 @@ Result<ChildProcess> spawn(asio::any_io_executor ex, const SpawnSpec& spec) {
     // --- child: async-signal-safe only ---
     int errfd = ::fcntl(err_write.get(), F_DUPFD_CLOEXEC, base);
     if (errfd < 0) ::_exit(127);
+    // /dev/null may have been opened as 0-2 (a parent started with closed standard
+    // descriptors): move it clear of every target before the mappings overwrite it.
+    int nullfd = ::fcntl(devnull.get(), F_DUPFD_CLOEXEC, base);
+    if (nullfd < 0) child_fail(errfd, kStageFds);
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) {
@@ -188,7 +207,7 @@ Result<ChildProcess> spawn(asio::any_io_executor ex, const SpawnSpec& spec) {
       if (::dup2(temps[i], spec.fds[i].child_fd) < 0) child_fail(errfd, kStageFds);
     }
     for (int fd = 0; fd <= 2; ++fd) {
-      if (!mapped[fd] && ::dup2(devnull.get(), fd) < 0) child_fail(errfd, kStageFds);
+      if (!mapped[fd] && ::dup2(nullfd, fd) < 0) child_fail(errfd, kStageFds);
     }
     // Every descriptor that is not a target is closed by execve.
     int next = 3;

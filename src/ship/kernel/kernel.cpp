@@ -1,0 +1,245 @@
+#include "ship/kernel/kernel.hpp"
+
+#include <signal.h>
+#include <string.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace shipyard::ship::kernel {
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string describe_exit(const process::ExitStatus& s) {
+  if (s.signal == SIGKILL) return "killed by SIGKILL (for example by the out-of-memory killer)";
+  if (s.signal != 0) return std::string("killed by signal ") + std::to_string(s.signal) + " (" + ::strsignal(s.signal) + ")";
+  return "exited with status " + std::to_string(s.exit_code);
+}
+
+ExecOutcome failed(std::string error) {
+  ExecOutcome o;
+  o.success = false;
+  o.error = std::move(error);
+  return o;
+}
+
+std::string timeout_message(std::chrono::seconds t) {
+  return "Code execution timed out after " + std::to_string(t.count()) + " seconds";
+}
+}  // namespace
+
+Kernel::Kernel(asio::any_io_executor ex, KernelOptions opts, std::string id, std::string cwd,
+               std::vector<std::string> env)
+    : ex_(ex),
+      opts_(std::move(opts)),
+      id_(std::move(id)),
+      cwd_(std::move(cwd)),
+      env_(std::move(env)),
+      ready_or_dead_(ex) {}
+
+Kernel::~Kernel() {
+  if (child_ && !child_->exited()) child_->signal_group(SIGKILL);
+}
+
+Status Kernel::start() {
+  auto to_kernel = process::make_pipe(process::ParentEnd::kWrite);
+  if (!to_kernel) return std::move(to_kernel).error();
+  auto from_kernel = process::make_pipe(process::ParentEnd::kRead);
+  if (!from_kernel) return std::move(from_kernel).error();
+  process::SpawnSpec spec;
+  spec.executable = opts_.python;
+  spec.argv = {opts_.python, opts_.driver, "--control-in", "3", "--control-out", "4"};
+  spec.env = env_;
+  spec.cwd = cwd_;
+  spec.new_process_group = true;
+  // User code dies before Ship when memory runs out (bay-api-v1.md §14.6).
+  spec.oom_score_adj = 500;
+  spec.fds = {{3, to_kernel->read.get()}, {4, from_kernel->write.get()}, {1, 2}, {2, 2}};
+  auto child = process::spawn(ex_, spec);
+  if (!child) {
+    mark_dead(child.error().message);
+    return std::move(child).error().with_context("starting kernel " + id_);
+  }
+  child_.emplace(std::move(*child));
+  to_kernel_.emplace(ex_, to_kernel->write.release());
+  from_kernel_.emplace(ex_, from_kernel->read.release());
+  asio::co_spawn(ex_, read_loop(shared_from_this()), asio::detached);
+  return {};
+}
+
+asio::awaitable<void> Kernel::read_loop(std::shared_ptr<Kernel> /*keep_alive*/) {
+  std::string reason;
+  for (;;) {
+    std::array<unsigned char, 4> header{};
+    auto [ec, n] = co_await asio::async_read(*from_kernel_, asio::buffer(header), kTuple);
+    if (ec) break;
+    auto len = decode_length(header);
+    if (!len) {
+      reason = len.error().message;
+      break;
+    }
+    std::string payload(*len, '\0');
+    auto [ec2, n2] = co_await asio::async_read(*from_kernel_, asio::buffer(payload), kTuple);
+    if (ec2) break;
+    auto msg = decode_payload(payload);
+    if (!msg) {
+      reason = msg.error().message;
+      break;
+    }
+    std::string_view type = msg->at("type").as_string();
+    if (type == "ready") {
+      if (state_ == KernelState::kStarting) {
+        state_ = KernelState::kReady;
+        ready_or_dead_.set();
+      }
+    } else if (type == "result") {
+      auto id = msg->if_contains("id");
+      if (inflight_ && id != nullptr && id->is_int64() &&
+          static_cast<std::uint64_t>(id->as_int64()) == inflight_->id) {
+        inflight_->result = std::move(*msg);
+        inflight_->done.set();
+      } else {
+        // A result nobody waits for means the stream is out of step: the kernel can
+        // no longer be trusted to pair answers with requests.
+        reason = "Kernel protocol error: unexpected result";
+        break;
+      }
+    }
+  }
+  if (state_ != KernelState::kDead) {
+    if (child_ && !child_->exited()) child_->signal_group(SIGKILL);
+    if (reason.empty() && child_) {
+      auto status = co_await child_->wait();
+      reason = "the Python kernel " + describe_exit(status);
+    } else if (reason.empty()) {
+      reason = "the Python kernel stopped";
+    }
+    mark_dead(reason);
+  }
+  if (child_) co_await child_->wait();
+}
+
+void Kernel::mark_dead(std::string reason) {
+  if (state_ == KernelState::kDead) return;
+  state_ = KernelState::kDead;
+  death_reason_ = std::move(reason);
+  spdlog::info("kernel {}: {}", id_, death_reason_);
+  ready_or_dead_.set();
+  if (inflight_) inflight_->done.set();
+  boost::system::error_code ec;
+  if (to_kernel_) to_kernel_->close(ec);
+  if (from_kernel_) from_kernel_->cancel(ec);
+}
+
+void Kernel::kill(std::string reason) {
+  if (child_ && !child_->exited()) child_->signal_group(SIGKILL);
+  mark_dead(std::move(reason));
+}
+
+asio::awaitable<bool> Kernel::wait_ready(Clock::time_point deadline) {
+  co_await ready_or_dead_.wait_until(deadline);
+  co_return state_ == KernelState::kReady;
+}
+
+asio::awaitable<bool> Kernel::acquire(Clock::time_point deadline) {
+  if (!busy_ && queue_.empty()) {
+    busy_ = true;
+    co_return true;
+  }
+  auto w = std::make_shared<Waiter>(ex_);
+  queue_.push_back(w);
+  bool granted = co_await w->granted.wait_until(deadline);
+  if (!granted) {
+    // Still queued: leave the line without having run.
+    std::erase(queue_, w);
+    co_return false;
+  }
+  co_return true;
+}
+
+void Kernel::release() {
+  if (queue_.empty()) {
+    busy_ = false;
+    return;
+  }
+  auto next = queue_.front();
+  queue_.pop_front();
+  next->granted.set();  // busy_ stays true: ownership passes to `next`
+}
+
+asio::awaitable<Result<ExecOutcome>> Kernel::execute(std::string code, bool silent,
+                                                     std::chrono::seconds timeout) {
+  auto self = shared_from_this();
+  const auto deadline = Clock::now() + timeout;
+  if (!co_await acquire(deadline)) co_return failed(timeout_message(timeout));
+  struct Turn {
+    Kernel& k;
+    ~Turn() { k.release(); }
+  } turn{*this};
+  // A call granted its turn exactly at the deadline is still "expired while queued".
+  if (Clock::now() >= deadline) co_return failed(timeout_message(timeout));
+
+  if (!co_await wait_ready(deadline)) {
+    if (state_ == KernelState::kDead) {
+      Error e(ErrorCode::kInternal, "Failed to execute code: " + death_reason_);
+      co_return e;
+    }
+    co_return failed(timeout_message(timeout) + " (the interpreter was still starting)");
+  }
+
+  auto inflight = std::make_shared<Inflight>(ex_, ++next_id_);
+  inflight_ = inflight;
+  struct Clear {
+    Kernel& k;
+    ~Clear() { k.inflight_.reset(); }
+  } clear{*this};
+
+  json::object request{{"type", "execute"},
+                       {"id", static_cast<std::int64_t>(inflight->id)},
+                       {"code", std::move(code)},
+                       {"silent", silent},
+                       {"output_limit", static_cast<std::int64_t>(opts_.output_limit)}};
+  std::string frame = encode_frame(request);
+  auto [wec, wn] = co_await asio::async_write(*to_kernel_, asio::buffer(frame), kTuple);
+  if (wec) {
+    kill("the Python kernel stopped accepting requests");
+  }
+
+  bool answered = co_await inflight->done.wait_until(deadline);
+  bool timed_out = !answered;
+  if (timed_out && state_ != KernelState::kDead) {
+    // Interrupt the cell; the interpreter and its state survive a KeyboardInterrupt.
+    child_->signal(SIGINT);
+    answered = co_await inflight->done.wait_until(Clock::now() + opts_.interrupt_grace);
+    if (!answered) {
+      kill("the Python kernel did not respond to an interrupt");
+      co_return failed(timeout_message(timeout) +
+                       "; the interpreter was restarted and its state was lost");
+    }
+  }
+  if (!inflight->result) {
+    co_return failed("Kernel died: " + death_reason_ +
+                     ". The interpreter state was lost; the next call starts a fresh interpreter.");
+  }
+  auto outcome = parse_result(*inflight->result);
+  if (!outcome) {
+    kill(outcome.error().message);
+    co_return std::move(outcome).error();
+  }
+  if (timed_out && (outcome->interrupted || !outcome->success)) {
+    outcome->success = false;
+    std::string tb = outcome->error.value_or("");
+    outcome->error = timeout_message(timeout) + (tb.empty() ? "" : "\n" + tb);
+  }
+  co_return std::move(*outcome);
+}
+
+}  // namespace shipyard::ship::kernel
