@@ -6,7 +6,9 @@ target_compile_options(shipyard_flags INTERFACE
   -Wunused -Woverloaded-virtual -Wnull-dereference -Wdouble-promotion -Wformat=2
   -Wimplicit-fallthrough
   # GCC 12 reports false positives on coroutine frames and Boost internals.
-  -Wno-maybe-uninitialized -Wno-null-dereference)
+  -Wno-maybe-uninitialized -Wno-null-dereference
+  # GCC 12 -O3 false positive in std::string (GCC PR 105329).
+  -Wno-restrict)
 target_compile_definitions(shipyard_flags INTERFACE
   BOOST_ASIO_NO_DEPRECATED BOOST_JSON_NO_LIB BOOST_URL_NO_LIB)
 if(SHIPYARD_WERROR)

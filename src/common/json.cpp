@@ -45,12 +45,13 @@ void FieldReader::violation(std::string_view key, std::string msg, std::string t
   json::array loc;
   loc.emplace_back(location_);
   loc.emplace_back(key);
-  errors_.push_back(json::object{{"loc", std::move(loc)}, {"msg", std::move(msg)},
-                                 {"type", std::move(type)}});
+  errors_.push_back(
+      json::object{{"loc", std::move(loc)}, {"msg", std::move(msg)}, {"type", std::move(type)}});
 }
 
 void FieldReader::type_error(std::string_view key, std::string_view expected) {
-  violation(key, "Input should be a valid " + std::string(expected), std::string(expected) + "_type");
+  violation(key, "Input should be a valid " + std::string(expected),
+            std::string(expected) + "_type");
 }
 
 Error FieldReader::error() const {

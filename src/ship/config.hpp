@@ -17,17 +17,17 @@ struct ListenAddress {
 };
 
 struct ShipConfig {
-  std::vector<ListenAddress> listen;      // default 127.0.0.1:8123 (SHIP_PORT sets the port)
+  std::vector<ListenAddress> listen;       // default 127.0.0.1:8123 (SHIP_PORT sets the port)
   std::optional<std::string> unix_socket;  // also serve on this unix socket
-  std::string workspace = "/workspace";   // SHIP_WORKSPACE
+  std::string workspace = "/workspace";    // SHIP_WORKSPACE
   // Where the runtime's own files live: skills/, kernel/ (SHIP_APP_DIR; default: the
   // parent of the directory holding the executable, i.e. /app for /app/bin/ship).
   std::string app_dir;
   // Ship's private scratch space: background process logs, upload spools
   // (SHIP_STATE_DIR; default $TMPDIR/ship-<uid>, i.e. the sandbox's private /tmp).
   std::string state_dir;
-  std::string python = "/usr/bin/python3";  // SHIP_PYTHON
-  std::size_t max_json_body = 64u << 20;    // JSON request bodies beyond this → 413
+  std::string python = "/usr/bin/python3";   // SHIP_PYTHON
+  std::size_t max_json_body = 64u << 20;     // JSON request bodies beyond this → 413
   std::size_t shell_output_cap = 10u << 20;  // per stream of a foreground command
   std::size_t python_output_cap = 1u << 20;  // text of one Python cell
   bool eager_kernel = true;                  // start the default kernel at start-up

@@ -87,9 +87,8 @@ int main(int argc, char** argv) {
   KernelManager kernels(io.get_executor(), kopts, env);
   ctx.set_kernels(&kernels);
 
-  http::Server server(io, make_router(ctx), [](const Error& e, const http::Exchange&) {
-    return ship_error_response(e);
-  });
+  http::Server server(io, make_router(ctx),
+                      [](const Error& e, const http::Exchange&) { return ship_error_response(e); });
   for (const auto& l : config.listen) {
     if (auto s = server.listen_tcp(l.host, l.port); !s) return fail(s.error().message);
   }

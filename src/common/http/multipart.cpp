@@ -38,9 +38,8 @@ std::optional<std::string> header_param(std::string_view header_value, std::stri
       i = header_value.find(';', v);
     } else {
       std::size_t end = header_value.find(';', v);
-      value = std::string(trim(header_value.substr(v, end == std::string_view::npos
-                                                          ? std::string_view::npos
-                                                          : end - v)));
+      value = std::string(trim(header_value.substr(
+          v, end == std::string_view::npos ? std::string_view::npos : end - v)));
       i = end;
     }
     if (name == key) return value;
@@ -117,8 +116,7 @@ Result<MultipartParser::EventKind> MultipartParser::next() {
   std::string_view view(buf_);
   for (;;) {
     switch (state_) {
-      case State::kDone:
-        return EventKind::kDone;
+      case State::kDone: return EventKind::kDone;
 
       case State::kPreamble: {
         auto at = view.find(delimiter_, pos_);

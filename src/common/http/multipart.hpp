@@ -35,7 +35,7 @@ class MultipartParser {
     kPartBegin,  // headers() describes the new part
     kData,       // data() holds the next bytes of the current part
     kPartEnd,
-    kDone,       // the closing delimiter was seen; further input is ignored
+    kDone,  // the closing delimiter was seen; further input is ignored
   };
 
   explicit MultipartParser(std::string boundary) : MultipartParser(std::move(boundary), Limits{}) {}

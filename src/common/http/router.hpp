@@ -3,9 +3,8 @@
 // are percent-decoded. Matching is exact and case-sensitive.
 #pragma once
 
-#include <ostream>  // Boost 1.81 core/string_view.hpp uses std::ostream without including it
-
 #include <boost/beast/http/verb.hpp>
+#include <ostream>  // Boost 1.81 core/string_view.hpp uses std::ostream without including it
 #include <string>
 #include <string_view>
 #include <utility>

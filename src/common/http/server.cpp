@@ -1,5 +1,6 @@
 #include "common/http/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +16,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
-#include <spdlog/spdlog.h>
 
 #include "common/strings.hpp"
 
@@ -28,6 +28,10 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 // After answering a request whose body was not read, up to this much of the rest is
 // read and discarded so the connection can be reused; beyond it the connection closes.
 constexpr std::uint64_t kDrainLimit = 1 << 20;
+// Largest single socket read while streaming a request body.
+constexpr std::size_t kMaxReadChunk = 1 << 20;
+// A connection buffer grown beyond this by a large body is shrunk back between requests.
+constexpr std::size_t kIdleBufferCapacity = 16 * 1024;
 // A closing connection keeps reading (and discarding) for a while so that a client
 // still sending a body receives our answer instead of a reset ("lingering close").
 constexpr std::uint64_t kLingerBytes = 1ull << 30;
@@ -113,6 +117,12 @@ asio::awaitable<Status> Exchange::send_continue_if_expected() {
 asio::awaitable<Result<std::size_t>> Exchange::read_some(asio::mutable_buffer buf) {
   if (parser_.is_done() || buf.size() == 0) co_return std::size_t{0};
   if (auto s = co_await send_continue_if_expected(); !s) co_return std::move(s).error();
+  // Beast sizes each socket read by the spare capacity of the connection buffer (at
+  // least 512 bytes); without room, a large upload would take one syscall per 512 bytes.
+  if (std::size_t want = std::min<std::size_t>(buf.size(), kMaxReadChunk);
+      buffer_.capacity() - buffer_.size() < want) {
+    buffer_.reserve(buffer_.size() + want);
+  }
   for (;;) {
     auto& body = parser_.get().body();
     body.data = buf.data();
@@ -182,9 +192,8 @@ asio::awaitable<void> Exchange::respond_file(Response head, int fd, std::uint64_
   sock.native_non_blocking(true, ec);
   off_t offset = 0;
   while (static_cast<std::uint64_t>(offset) < size && !ec) {
-    std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(size - static_cast<std::uint64_t>(offset),
-                                                         1u << 30));
+    std::size_t want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(size - static_cast<std::uint64_t>(offset), 1u << 30));
     ssize_t n = ::sendfile(sock.native_handle(), fd, &offset, want);
     if (n > 0) continue;
     if (n == 0) break;  // the file shrank underneath us
@@ -340,6 +349,9 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<State> /*self*/, Stre
     }
     Exchange ex(stream, buffer, parser, limits, on_error);
     co_await dispatch(ex);
+    if (buffer.capacity() > kIdleBufferCapacity && buffer.size() <= kIdleBufferCapacity) {
+      buffer.shrink_to_fit();
+    }
     if (!ex.keep_alive()) {
       linger = !parser.is_done();
       break;
@@ -392,7 +404,8 @@ asio::awaitable<void> Server::State::accept_loop(Acceptor& acceptor, bool is_tcp
       continue;
     }
     ++connections;
-    asio::co_spawn(strand, serve(self, Stream(asio::generic::stream_protocol::socket(std::move(socket)))),
+    asio::co_spawn(strand,
+                   serve(self, Stream(asio::generic::stream_protocol::socket(std::move(socket)))),
                    asio::detached);
   }
 }

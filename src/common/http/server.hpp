@@ -66,8 +66,9 @@ using ErrorResponder = std::function<Response(const Error&, const Exchange&)>;
 // either whole (read_body) or streamed (read_some), and respond exactly once.
 class Exchange {
  public:
-  Exchange(Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::buffer_body>& parser,
-           const ServerLimits& limits, const ErrorResponder& on_error);
+  Exchange(Stream& stream, beast::flat_buffer& buffer,
+           bhttp::request_parser<bhttp::buffer_body>& parser, const ServerLimits& limits,
+           const ErrorResponder& on_error);
 
   bhttp::verb method() const { return req().method(); }
   std::string_view target() const { return req().target(); }

@@ -213,7 +213,8 @@ Result<ChildProcess> spawn(asio::any_io_executor ex, const SpawnSpec& spec) {
     int next = 3;
     for (int t : targets) {
       if (t < next) continue;
-      if (t > next) sys_close_range_cloexec(static_cast<unsigned>(next), static_cast<unsigned>(t - 1));
+      if (t > next)
+        sys_close_range_cloexec(static_cast<unsigned>(next), static_cast<unsigned>(t - 1));
       next = t + 1;
     }
     if (sys_close_range_cloexec(static_cast<unsigned>(next), ~0U) != 0) {
@@ -241,7 +242,8 @@ Result<ChildProcess> spawn(asio::any_io_executor ex, const SpawnSpec& spec) {
   ChildFailure failure{};
   std::size_t got = 0;
   while (got < sizeof failure) {
-    ssize_t n = ::read(err_read.get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
+    ssize_t n =
+        ::read(err_read.get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);

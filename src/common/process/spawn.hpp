@@ -26,13 +26,13 @@ struct FdMapping {
 };
 
 struct SpawnSpec {
-  std::string executable;         // absolute path, or a name resolved against `search_path`
-  std::vector<std::string> argv;  // argv[0] included
-  std::vector<std::string> env;   // "NAME=value" entries, the child's whole environment
-  std::string cwd;                // empty: inherit
-  std::string search_path;        // PATH used to resolve a bare `executable`
-  bool new_process_group = true;  // setpgid(0, 0): a timeout can kill the whole group
-  bool new_session = false;       // setsid() instead (implies a new group)
+  std::string executable;            // absolute path, or a name resolved against `search_path`
+  std::vector<std::string> argv;     // argv[0] included
+  std::vector<std::string> env;      // "NAME=value" entries, the child's whole environment
+  std::string cwd;                   // empty: inherit
+  std::string search_path;           // PATH used to resolve a bare `executable`
+  bool new_process_group = true;     // setpgid(0, 0): a timeout can kill the whole group
+  bool new_session = false;          // setsid() instead (implies a new group)
   std::optional<int> oom_score_adj;  // the child raises its own score (needs no privilege)
   std::vector<std::pair<int, rlimit>> rlimits;
   // Descriptors 0-2 not mapped here are connected to /dev/null; every other descriptor

@@ -266,9 +266,7 @@ Awaitable upload(http::Exchange& ex, ShipContext& ctx) {
         if (current == Current::kPath) file_path = field;
         current = Current::kNone;
         break;
-      case http::MultipartParser::EventKind::kDone:
-        done = true;
-        break;
+      case http::MultipartParser::EventKind::kDone: done = true; break;
     }
   }
   if (!have_file) co_return schema_error("body", "file", "Field required", "missing");

@@ -1,6 +1,7 @@
 #include "ship/kernel/kernel.hpp"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <string.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 namespace shipyard::ship::kernel {
 namespace asio = boost::asio;
@@ -20,7 +20,9 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 std::string describe_exit(const process::ExitStatus& s) {
   if (s.signal == SIGKILL) return "killed by SIGKILL (for example by the out-of-memory killer)";
-  if (s.signal != 0) return std::string("killed by signal ") + std::to_string(s.signal) + " (" + ::strsignal(s.signal) + ")";
+  if (s.signal != 0)
+    return std::string("killed by signal ") + std::to_string(s.signal) + " (" +
+           ::strsignal(s.signal) + ")";
   return "exited with status " + std::to_string(s.exit_code);
 }
 

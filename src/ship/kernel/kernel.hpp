@@ -30,7 +30,7 @@ namespace shipyard::ship::kernel {
 
 struct KernelOptions {
   std::string python = "/usr/bin/python3";
-  std::string driver;                 // path of shipyard_kernel.py
+  std::string driver;                   // path of shipyard_kernel.py
   std::size_t output_limit = 1u << 20;  // captured text per cell
   std::chrono::milliseconds interrupt_grace{2000};
   std::chrono::milliseconds start_timeout{60000};

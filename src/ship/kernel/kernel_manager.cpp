@@ -28,9 +28,8 @@ Result<std::shared_ptr<kernel::Kernel>> KernelManager::get_or_start(const Kernel
   if (it != kernels_.end() && it->second->state() != kernel::KernelState::kDead) return it->second;
   if (it == kernels_.end() && kernels_.size() >= max_kernels_) {
     // Make room by forgetting dead kernels before refusing.
-    std::erase_if(kernels_, [](const auto& kv) {
-      return kv.second->state() == kernel::KernelState::kDead;
-    });
+    std::erase_if(kernels_,
+                  [](const auto& kv) { return kv.second->state() == kernel::KernelState::kDead; });
     if (kernels_.size() >= max_kernels_) {
       return Error(ErrorCode::kUnavailable,
                    "Too many Python kernels (limit " + std::to_string(max_kernels_) + ")");
@@ -68,9 +67,10 @@ asio::awaitable<Status> KernelManager::restart(const KernelRef& ref) {
   if (!k) co_return std::move(k).error();
   bool ready = co_await (*k)->wait_ready(std::chrono::steady_clock::now() + opts_.start_timeout);
   if (!ready) {
-    Error e(ErrorCode::kInternal, "Failed to restart kernel: " + ((*k)->death_reason().empty()
-                                                                     ? std::string("start-up timed out")
-                                                                     : (*k)->death_reason()));
+    Error e(ErrorCode::kInternal,
+            "Failed to restart kernel: " + ((*k)->death_reason().empty()
+                                                ? std::string("start-up timed out")
+                                                : (*k)->death_reason()));
     co_return e;
   }
   co_return Status{};

@@ -120,7 +120,7 @@ def test_list_dir(ship):
     r = post(ship, "/fs/list_dir", {}).json()
     assert r["current_path"] == str(ws)
     names = [f["name"] for f in r["files"]]
-    assert names[:2] == ["adir", "Zdir"]
+    assert names[:3] == ["adir", "skills", "Zdir"]
     assert ".hidden" not in names
     files = {f["name"]: f for f in r["files"]}
     assert files["B.txt"]["size"] == 2 and files["B.txt"]["is_file"]

@@ -147,6 +147,7 @@ def test_invalid_session_id(ship):
 def raw_request(port: int, data: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
             try:

@@ -43,8 +43,7 @@ TEST(FieldReader, CollectsViolations) {
 
 // Well-typed fields read through; nulls read as absent; integral floats are integers.
 TEST(FieldReader, ReadsValues) {
-  auto obj = parse_object(
-                 R"({"s": "v", "n": null, "i": 7, "d": 30.0, "b": true, "m": {"K": "V"}})")
+  auto obj = parse_object(R"({"s": "v", "n": null, "i": 7, "d": 30.0, "b": true, "m": {"K": "V"}})")
                  .value();
   FieldReader r(obj);
   EXPECT_EQ(r.required_string("s"), "v");

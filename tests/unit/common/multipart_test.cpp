@@ -31,16 +31,10 @@ Result<std::vector<Part>> parse(const std::string& boundary, const std::string& 
           fed += n;
         }
         break;
-      case MultipartParser::EventKind::kPartBegin:
-        parts.push_back(Part{p.headers(), {}});
-        break;
-      case MultipartParser::EventKind::kData:
-        parts.back().data.append(p.data());
-        break;
-      case MultipartParser::EventKind::kPartEnd:
-        break;
-      case MultipartParser::EventKind::kDone:
-        return parts;
+      case MultipartParser::EventKind::kPartBegin: parts.push_back(Part{p.headers(), {}}); break;
+      case MultipartParser::EventKind::kData: parts.back().data.append(p.data()); break;
+      case MultipartParser::EventKind::kPartEnd: break;
+      case MultipartParser::EventKind::kDone: return parts;
     }
   }
 }
@@ -84,8 +78,8 @@ TEST(Multipart, AnyChunking) {
 // An empty file part and a part whose data is a single CRLF survive intact.
 TEST(Multipart, EdgePayloads) {
   const std::string b = "xyz";
-  for (std::string payload : {std::string(), std::string("\r\n"), std::string("--"),
-                              std::string("\r\n--xy")}) {
+  for (std::string payload :
+       {std::string(), std::string("\r\n"), std::string("--"), std::string("\r\n--xy")}) {
     auto r = parse(b, form(b, payload), 1);
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ((*r)[1].data, payload);
@@ -111,7 +105,8 @@ TEST(Multipart, Malformed) {
 TEST(Multipart, BoundsPartCount) {
   const std::string b = "q";
   std::string body;
-  for (int i = 0; i < 100; ++i) body += "--q\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n";
+  for (int i = 0; i < 100; ++i)
+    body += "--q\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n";
   body += "--q--";
   EXPECT_FALSE(parse(b, body, 1000).ok());
 }

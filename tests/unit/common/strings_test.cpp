@@ -15,9 +15,13 @@ TEST(SanitizeUtf8, KeepsValidText) {
 // bytes.decode("utf-8", errors="replace") does.
 TEST(SanitizeUtf8, ReplacesLikePython) {
   const std::string r = "\xEF\xBF\xBD";
-  EXPECT_EQ(sanitize_utf8("a\xFF" "b"), "a" + r + "b");
+  EXPECT_EQ(sanitize_utf8("a\xFF"
+                          "b"),
+            "a" + r + "b");
   // Truncated 3-byte sequence: lead + one valid continuation form one subpart.
-  EXPECT_EQ(sanitize_utf8("\xE4\xB8" "x"), r + "x");
+  EXPECT_EQ(sanitize_utf8("\xE4\xB8"
+                          "x"),
+            r + "x");
   // Overlong encoding of '/': each byte is its own subpart.
   EXPECT_EQ(sanitize_utf8("\xC0\xAF"), r + r);
   // Surrogate half encoded in UTF-8 (ED A0 80) is invalid: three replacements.
