@@ -1,6 +1,7 @@
 // Small text utilities shared by Ship and Bay.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,5 +24,12 @@ bool iequals(std::string_view a, std::string_view b);
 
 // Single-quotes `s` for a POSIX shell ('\'' for embedded quotes).
 std::string shell_quote(std::string_view s);
+
+// Percent-encodes everything but RFC 3986 unreserved characters (for query values).
+std::string percent_encode(std::string_view in);
+
+// URL-safe base64 without padding (RFC 4648 §5); decode returns nullopt on bad input.
+std::string base64url_encode(std::string_view in);
+std::optional<std::string> base64url_decode(std::string_view in);
 
 }  // namespace shipyard

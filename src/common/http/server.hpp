@@ -111,6 +111,9 @@ class Exchange {
   asio::any_io_executor executor() const;
   int native_socket() const;
 
+  // Per-exchange correlation id chosen by the service (Bay echoes X-Request-Id).
+  std::string request_id;
+
  private:
   const bhttp::request<bhttp::buffer_body>& req() const { return parser_.get(); }
   asio::awaitable<Status> send_continue_if_expected();

@@ -1,0 +1,113 @@
+#include "bay/api/routes.hpp"
+
+#include <charconv>
+
+#include "bay/api/errors.hpp"
+#include "common/strings.hpp"
+
+namespace shipyard::bay {
+
+http::Handler v1_route(BayApp& app, V1Handler h) {
+  return [&app, h = std::move(h)](http::Exchange& ex) -> boost::asio::awaitable<void> {
+    assign_request_id(ex);
+    auto owner = app.auth.authenticate(ex.header(http::bhttp::field::authorization),
+                                       ex.header("X-Owner"));
+    if (!owner) {
+      co_await ex.respond_error(owner.error());
+      co_return;
+    }
+    auto r = co_await h(ex, app, *owner);
+    if (!r) {
+      co_await ex.respond_error(r.error());
+    } else if (*r) {
+      Reply& reply = **r;
+      if (reply.no_content) {
+        co_await ex.respond(http::Response::no_content());
+      } else {
+        co_await ex.respond(http::Response::json(reply.status, reply.body));
+      }
+    }
+  };
+}
+
+boost::asio::awaitable<Result<json::object>> read_json(http::Exchange& ex, BayApp& app,
+                                                       bool optional_body) {
+  auto body = co_await ex.read_body(app.config.max_json_body);
+  if (!body) co_return std::move(body).error();
+  co_return parse_object(*body, optional_body);
+}
+
+void QueryReader::violation(std::string_view name, std::string msg, std::string type) {
+  json::array loc{"query", name};
+  errors_.push_back(json::object{{"loc", std::move(loc)}, {"msg", std::move(msg)},
+                                 {"type", std::move(type)}});
+}
+
+Error QueryReader::error() const {
+  Error e(ErrorCode::kSchema, "Request validation failed");
+  e.details["errors"] = errors_;
+  return e;
+}
+
+std::optional<std::string> QueryReader::string(std::string_view name) { return ex_.query(name); }
+
+std::int64_t QueryReader::integer(std::string_view name, std::int64_t fallback, std::int64_t min,
+                                  std::int64_t max) {
+  auto v = ex_.query(name);
+  if (!v) return fallback;
+  std::int64_t n = 0;
+  auto r = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || r.ec != std::errc() || r.ptr != v->data() + v->size()) {
+    violation(name, "Input should be a valid integer", "int_parsing");
+    return fallback;
+  }
+  if (n < min) {
+    violation(name, "Input should be greater than or equal to " + std::to_string(min),
+              "greater_than_equal");
+    return fallback;
+  }
+  if (n > max) {
+    violation(name, "Input should be less than or equal to " + std::to_string(max),
+              "less_than_equal");
+    return fallback;
+  }
+  return n;
+}
+
+std::optional<bool> QueryReader::optional_boolean(std::string_view name) {
+  auto v = ex_.query(name);
+  if (!v) return std::nullopt;
+  if (iequals(*v, "true") || *v == "1") return true;
+  if (iequals(*v, "false") || *v == "0") return false;
+  violation(name, "Input should be a valid boolean", "bool_parsing");
+  return std::nullopt;
+}
+
+bool QueryReader::boolean(std::string_view name, bool fallback) {
+  return optional_boolean(name).value_or(fallback);
+}
+
+std::optional<std::string> QueryReader::choice(std::string_view name,
+                                               const std::vector<std::string>& allowed) {
+  auto v = ex_.query(name);
+  if (!v) return std::nullopt;
+  for (const auto& a : allowed) {
+    if (*v == a) return v;
+  }
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "'" : ", '") + a + "'";
+  violation(name, "Input should be " + list, "enum");
+  return std::nullopt;
+}
+
+BayRouter make_router(BayApp& app) {
+  BayRouter r;
+  add_system_routes(r, app);
+  add_sandbox_routes(r, app);
+  add_capability_routes(r, app);
+  add_transfer_routes(r, app);
+  add_history_routes(r, app);
+  return r;
+}
+
+}  // namespace shipyard::bay

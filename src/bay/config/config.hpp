@@ -1,0 +1,145 @@
+// Bay's configuration (bay-api-v1.md §5, legacy-api.md §1): built-in defaults, then a
+// YAML file, then BAY_* environment variables (and the legacy variables), then flags.
+// An invalid configuration is reported with every problem at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace shipyard::bay {
+
+inline constexpr const char* kCapabilityFilesystem = "filesystem";
+inline constexpr const char* kCapabilityShell = "shell";
+inline constexpr const char* kCapabilityPython = "python";
+inline constexpr const char* kCapabilityBrowser = "browser";
+
+struct Resources {
+  double cpus = 1.0;
+  std::string memory = "1g";        // as configured (echoed by the API)
+  std::uint64_t memory_bytes = 1ull << 30;  // parsed: k, m, g suffixes are binary multiples
+};
+
+struct Profile {
+  std::string id;
+  std::optional<std::string> description;
+  std::string image = "ship:latest";
+  std::string runtime_type = "ship";
+  int runtime_port = 8123;
+  Resources resources;
+  std::vector<std::string> capabilities{kCapabilityFilesystem, kCapabilityShell, kCapabilityPython};
+  std::int64_t idle_timeout = 1800;  // seconds
+  std::vector<std::pair<std::string, std::string>> env;  // in configuration order
+  std::string network = "none";      // "none" | "outbound"
+  int warm_pool_size = 0;
+  int pids_limit = 512;              // processes per sandbox (extension)
+  std::uint64_t tmp_size_bytes = 256ull << 20;  // size of the sandbox's private /tmp (extension)
+
+  bool has_capability(std::string_view c) const;
+};
+
+struct ProcessDriverConfig {
+  // Directory mounted read-only at /app in every sandbox: bin/ship, kernel/, skills/.
+  // Default: the `app` directory next to Bay's own bin/ directory.
+  std::string ship_app_dir;
+  std::string bwrap = "/usr/bin/bwrap";
+  // Host uids/gids handed to cargos: uid_base, uid_base + 1, ... (never 0..65535).
+  std::uint32_t uid_base = 200000;
+  std::uint32_t uid_count = 100000;
+  // Where Bay creates its cgroups; empty: auto-detect (v2 unified, else v1 controllers).
+  std::string cgroup_parent = "shipyard";
+};
+
+struct DriverConfig {
+  std::string type = "process";
+  ProcessDriverConfig process;
+};
+
+struct ApiKeyEntry {
+  std::string key;
+  std::string owner;
+};
+
+struct SecurityConfig {
+  std::optional<std::string> api_key;  // BAY_API_KEY overrides
+  std::vector<ApiKeyEntry> api_keys;   // optional multi-owner form
+  bool allow_anonymous = false;
+};
+
+struct GcTaskConfig {
+  bool enabled = true;
+};
+
+struct GcConfig {
+  bool enabled = true;
+  bool run_on_startup = true;
+  std::int64_t interval_seconds = 300;
+  std::string instance_id;  // default $HOSTNAME or "bay"
+  GcTaskConfig idle_session;
+  GcTaskConfig expired_sandbox;
+  GcTaskConfig orphan_cargo;
+  GcTaskConfig orphan_container{false};
+};
+
+struct LegacyConfig {
+  bool enabled = true;
+  std::string access_token = "secret-token";
+  std::int64_t max_ship_num = 10;
+  std::string behavior_after_max_ship = "reject";  // "reject" | "wait"
+  std::string profile = "python-default";
+  std::string owner = "legacy";
+  std::int64_t max_wait_seconds = 300;
+  std::int64_t max_upload_size = 104857600;
+  std::int64_t ship_ready_timeout = 60;
+  std::optional<double> default_cpus;
+  std::optional<std::string> default_memory;
+};
+
+struct BayConfig {
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  std::string data_dir = "./data";
+  std::string database_url;  // default sqlite:///<data_dir>/bay.db
+  DriverConfig driver;
+  std::string cargo_root;    // default <data_dir>/cargos
+  std::int64_t cargo_default_size_limit_mb = 1024;
+  std::string cargo_mount_path = "/workspace";
+  SecurityConfig security;
+  bool idempotency_enabled = true;
+  std::int64_t idempotency_ttl_hours = 1;
+  GcConfig gc;
+  LegacyConfig legacy;
+  std::vector<Profile> profiles;
+  std::string log_level = "info";
+  std::string log_format = "text";  // "text" | "json"
+  // Limits on what clients may send (extensions; see docs/configuration.md).
+  std::uint64_t max_json_body = 16ull << 20;
+  std::uint64_t max_upload_bytes = 0;  // 0: no limit beyond the cargo size
+  std::int64_t max_sandboxes_per_owner = 0;  // 0: unlimited
+
+  const Profile* find_profile(std::string_view id) const;
+  // Path of the SQLite file when database_url is sqlite:///...; ":memory:" for in-memory.
+  std::string sqlite_path() const;
+};
+
+struct LoadOptions {
+  std::optional<std::string> config_file;  // --config; else BAY_CONFIG_FILE, ./config.yaml, /etc/bay/config.yaml
+  std::vector<std::pair<std::string, std::string>> environment;  // the process environment
+  std::vector<std::pair<std::string, std::string>> overrides;    // --set key.path=value flags
+};
+
+// Loads and validates. On failure the error message lists every problem, one per line.
+Result<BayConfig> load_config(const LoadOptions& opts);
+
+// Parses "128m", "1g", "512k", "1073741824" (binary multiples); nullopt if invalid.
+std::optional<std::uint64_t> parse_memory(std::string_view s);
+
+// The profile list Bay uses when the configuration defines none (§5.3).
+std::vector<Profile> builtin_profiles();
+
+}  // namespace shipyard::bay
