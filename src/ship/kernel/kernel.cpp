@@ -4,10 +4,13 @@
 #include <spdlog/spdlog.h>
 #include <string.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -17,11 +20,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kInterruptRepeat{250};
 
+// Completes "the Python kernel ...".
 std::string describe_exit(const process::ExitStatus& s) {
-  if (s.signal == SIGKILL) return "killed by SIGKILL (for example by the out-of-memory killer)";
+  if (s.signal == SIGKILL) return "was killed by SIGKILL (for example by the out-of-memory killer)";
   if (s.signal != 0)
-    return std::string("killed by signal ") + std::to_string(s.signal) + " (" +
+    return std::string("was killed by signal ") + std::to_string(s.signal) + " (" +
            ::strsignal(s.signal) + ")";
   return "exited with status " + std::to_string(s.exit_code);
 }
@@ -210,8 +215,21 @@ asio::awaitable<Result<ExecOutcome>> Kernel::execute(std::string code, bool sile
                        {"silent", silent},
                        {"output_limit", static_cast<std::int64_t>(opts_.output_limit)}};
   std::string frame = encode_frame(request);
-  auto [wec, wn] = co_await asio::async_write(*to_kernel_, asio::buffer(frame), kTuple);
-  if (wec) {
+  // The write has a deadline too: a cell larger than the pipe buffer sent to a driver that
+  // stopped reading would otherwise hold this call (and every call queued behind it)
+  // forever. A driver that reads nothing for the grace period past the deadline is hung;
+  // a half-written frame leaves the stream out of step anyway, so it is killed.
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer write_limit(ex_, deadline + opts_.interrupt_grace);
+  auto write = asio::async_write(*to_kernel_, asio::buffer(frame), kTuple);
+  auto expiry = write_limit.async_wait(kTuple);
+  auto written = co_await (std::move(write) || std::move(expiry));
+  if (written.index() == 1) {
+    kill("the Python kernel stopped reading requests");
+    co_return failed(timeout_message(timeout) +
+                     "; the interpreter was restarted and its state was lost");
+  }
+  if (auto wec = std::get<0>(std::get<0>(written)); wec) {
     kill("the Python kernel stopped accepting requests");
   }
 
@@ -219,8 +237,15 @@ asio::awaitable<Result<ExecOutcome>> Kernel::execute(std::string code, bool sile
   bool timed_out = !answered;
   if (timed_out && state_ != KernelState::kDead) {
     // Interrupt the cell; the interpreter and its state survive a KeyboardInterrupt.
-    child_->signal(SIGINT);
-    answered = co_await inflight->done.wait_until(Clock::now() + opts_.interrupt_grace);
+    // The SIGINT is repeated during the grace period (docs/kernel-protocol.md §4.1): the
+    // driver ignores one that lands before the cell's code runs (e.g. a call that got its
+    // turn just before its deadline), and a single lost SIGINT must not cost the state.
+    const auto grace_end = Clock::now() + opts_.interrupt_grace;
+    do {
+      child_->signal(SIGINT);
+      answered =
+          co_await inflight->done.wait_until(std::min(grace_end, Clock::now() + kInterruptRepeat));
+    } while (!answered && Clock::now() < grace_end);
     if (!answered) {
       kill("the Python kernel did not respond to an interrupt");
       co_return failed(timeout_message(timeout) +

@@ -93,7 +93,9 @@ Result<ExecOutcome> parse_result(const json::object& msg) {
     if (!e->is_string()) return protocol_error("bad error");
     out.error = std::string(e->as_string());
   }
-  if (const auto* i = get("interrupted"); i != nullptr && i->is_bool()) {
+  // Strict like every other field: a non-boolean "interrupted" is not silently "false".
+  if (const auto* i = get("interrupted"); i != nullptr && !i->is_null()) {
+    if (!i->is_bool()) return protocol_error("bad interrupted");
     out.interrupted = i->as_bool();
   }
   return out;
