@@ -1,0 +1,161 @@
+#include "bay/store/sqlite_schema.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <string>
+
+namespace shipyard::bay::sqlite {
+
+namespace {
+
+// Conventions: STRICT tables; times are INTEGER microseconds since the Unix epoch (UTC);
+// booleans are INTEGER 0/1; rows are soft-deleted (deleted_at) because history, GC and
+// later skill statistics still need them. Partial indexes cover the live rows the list
+// queries read (their WHERE clauses repeat the index predicate verbatim so SQLite can use
+// them).
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE cargos (
+  id                    TEXT PRIMARY KEY NOT NULL,
+  owner                 TEXT NOT NULL,
+  managed               INTEGER NOT NULL CHECK (managed IN (0, 1)),
+  managed_by_sandbox_id TEXT,  -- no foreign key: an orphan's sandbox may be missing
+  size_limit_mb         INTEGER NOT NULL,
+  created_at            INTEGER NOT NULL,
+  last_accessed_at      INTEGER NOT NULL,
+  deleted_at            INTEGER,
+  storage_path          TEXT NOT NULL,
+  host_uid              INTEGER NOT NULL CHECK (host_uid BETWEEN 0 AND 4294967295)
+) STRICT;
+CREATE INDEX cargos_live_by_owner ON cargos (owner, managed, created_at, id)
+  WHERE deleted_at IS NULL;
+
+CREATE TABLE sandboxes (
+  id         TEXT PRIMARY KEY NOT NULL,
+  owner      TEXT NOT NULL,
+  profile    TEXT NOT NULL,
+  -- Deferred: a sandbox and its managed cargo reference each other and are inserted
+  -- together.
+  cargo_id   TEXT NOT NULL REFERENCES cargos (id) DEFERRABLE INITIALLY DEFERRED,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  deleted_at INTEGER,
+  legacy     INTEGER NOT NULL DEFAULT 0 CHECK (legacy IN (0, 1))
+) STRICT;
+CREATE INDEX sandboxes_live_by_owner ON sandboxes (owner, created_at, id)
+  WHERE deleted_at IS NULL;
+CREATE INDEX sandboxes_live_by_cargo ON sandboxes (cargo_id) WHERE deleted_at IS NULL;
+
+CREATE TABLE sessions (
+  seq             INTEGER PRIMARY KEY,  -- insertion order, breaks created_at ties
+  id              TEXT NOT NULL UNIQUE,
+  sandbox_id      TEXT NOT NULL REFERENCES sandboxes (id),
+  state           TEXT NOT NULL CHECK (state IN ('starting', 'ready', 'failed', 'stopped')),
+  runtime_id      TEXT NOT NULL,
+  endpoint        TEXT NOT NULL,
+  instance_id     TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  idle_expires_at INTEGER,
+  failure         TEXT NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_sandbox ON sessions (sandbox_id, state);
+CREATE INDEX sessions_active ON sessions (sandbox_id, created_at, seq)
+  WHERE state != 'stopped';
+
+-- Execution history. seq (AUTOINCREMENT: never reused) is the insertion order and makes
+-- "newest first" a total, stable order when created_at ties. No foreign key to sandboxes:
+-- history outlives its sandbox (skill statistics).
+CREATE TABLE executions (
+  seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+  id                 TEXT NOT NULL UNIQUE,
+  owner              TEXT NOT NULL,
+  sandbox_id         TEXT NOT NULL,
+  session_id         TEXT,
+  exec_type          TEXT NOT NULL,
+  code               TEXT NOT NULL,
+  success            INTEGER NOT NULL CHECK (success IN (0, 1)),
+  execution_time_ms  INTEGER NOT NULL,
+  output             TEXT,
+  error              TEXT,
+  payload_ref        TEXT,
+  description        TEXT,
+  tags               TEXT,
+  notes              TEXT,
+  learn_enabled      INTEGER NOT NULL CHECK (learn_enabled IN (0, 1)),
+  learn_status       TEXT,
+  learn_error        TEXT,
+  learn_processed_at INTEGER,
+  created_at         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX executions_by_sandbox ON executions (sandbox_id, created_at DESC, seq DESC);
+CREATE INDEX executions_by_sandbox_type
+  ON executions (sandbox_id, exec_type, created_at DESC, seq DESC);
+CREATE INDEX executions_by_owner ON executions (owner, created_at);
+
+CREATE TABLE settings (
+  key   TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+) STRICT;
+
+-- Named monotonic counters; 'host_uid' feeds allocate_uid. next_uid is the next value to
+-- hand out.
+CREATE TABLE uid_sequence (
+  name     TEXT PRIMARY KEY NOT NULL,
+  next_uid INTEGER NOT NULL
+) STRICT;
+)sql";
+
+constexpr std::array kMigrations{
+    Migration{"sandboxes, cargos, sessions, executions, settings, uid_sequence", kV1},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+Result<int> schema_version(Connection& conn) {
+  auto v = conn.prepare("PRAGMA user_version");
+  if (!v) return std::move(v).error();
+  auto row = v->step();
+  if (!row) return std::move(row).error();
+  if (!*row) {
+    Error e(ErrorCode::kInternal, "database error");
+    e.context = "PRAGMA user_version returned no row";
+    return e;
+  }
+  return static_cast<int>(v->int64(0));
+}
+
+Status migrate(Connection& conn, std::span<const Migration> list) {
+  const int known = static_cast<int>(list.size());
+  for (;;) {
+    // Read the version inside the write transaction: another process opening the same file
+    // at the same moment must not apply a migration twice.
+    auto tx = Transaction::begin(conn, /*write=*/true);
+    if (!tx) return std::move(tx).error().with_context("migrating the schema");
+    auto version = schema_version(conn);
+    if (!version) return std::move(version).error().with_context("migrating the schema");
+    if (*version > known) {
+      Error e(ErrorCode::kInternal, "database schema is newer than this Bay");
+      e.context = fmt::format(
+          "the database has schema version {}, this build knows versions up to {}: "
+          "upgrade Bay or use another data directory",
+          *version, known);
+      return e;
+    }
+    if (*version == known) return tx->commit();
+    const Migration& m = list[static_cast<std::size_t>(*version)];
+    const int next = *version + 1;
+    auto what = fmt::format("applying schema migration {} ({})", next, m.description);
+    if (auto s = conn.exec(std::string(m.sql)); !s) return std::move(s).error().with_context(what);
+    // PRAGMA does not take bound parameters; `next` is an integer we computed.
+    if (auto s = conn.exec(fmt::format("PRAGMA user_version = {}", next)); !s) {
+      return std::move(s).error().with_context(what);
+    }
+    if (auto s = tx->commit(); !s) return std::move(s).error().with_context(what);
+  }
+}
+
+}  // namespace shipyard::bay::sqlite
