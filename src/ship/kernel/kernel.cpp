@@ -56,7 +56,13 @@ Kernel::~Kernel() {
   if (child_ && !child_->exited()) child_->signal_group(SIGKILL);
 }
 
+std::string Kernel::death_message() const {
+  return "Kernel died: " + death_reason_ +
+         ". The interpreter state was lost; the next call starts a fresh interpreter.";
+}
+
 Status Kernel::start() {
+  spawned_at_ = Clock::now();
   auto to_kernel = process::make_pipe(process::ParentEnd::kWrite);
   if (!to_kernel) return std::move(to_kernel).error();
   auto from_kernel = process::make_pipe(process::ParentEnd::kRead);
@@ -105,6 +111,7 @@ asio::awaitable<void> Kernel::read_loop(std::shared_ptr<Kernel> /*keep_alive*/) 
     if (type == "ready") {
       if (state_ == KernelState::kStarting) {
         state_ = KernelState::kReady;
+        ever_ready_ = true;
         ready_or_dead_.set();
       }
     } else if (type == "result") {
@@ -194,8 +201,16 @@ asio::awaitable<Result<ExecOutcome>> Kernel::execute(std::string code, bool sile
   // A call granted its turn exactly at the deadline is still "expired while queued".
   if (Clock::now() >= deadline) co_return failed(timeout_message(timeout));
 
-  if (!co_await wait_ready(deadline)) {
+  const auto start_limit = spawned_at_ + opts_.start_timeout;
+  if (!co_await wait_ready(std::min(deadline, start_limit))) {
+    if (state_ != KernelState::kDead && Clock::now() >= start_limit) {
+      // A kernel that never starts must not hold every later call hostage.
+      kill("the Python kernel did not start within " + std::to_string(opts_.start_timeout.count()) +
+           " ms");
+    }
     if (state_ == KernelState::kDead) {
+      if (ever_ready_) co_return failed(death_message());
+      // The interpreter could not be started at all (ship-api.md §8.2: 500).
       Error e(ErrorCode::kInternal, "Failed to execute code: " + death_reason_);
       co_return e;
     }
@@ -252,10 +267,7 @@ asio::awaitable<Result<ExecOutcome>> Kernel::execute(std::string code, bool sile
                        "; the interpreter was restarted and its state was lost");
     }
   }
-  if (!inflight->result) {
-    co_return failed("Kernel died: " + death_reason_ +
-                     ". The interpreter state was lost; the next call starts a fresh interpreter.");
-  }
+  if (!inflight->result) co_return failed(death_message());
   auto outcome = parse_result(*inflight->result);
   if (!outcome) {
     kill(outcome.error().message);

@@ -80,6 +80,7 @@ class Kernel : public std::enable_shared_from_this<Kernel> {
   boost::asio::awaitable<bool> acquire(std::chrono::steady_clock::time_point deadline);
   void release();
   void mark_dead(std::string reason);
+  std::string death_message() const;
 
   boost::asio::any_io_executor ex_;
   KernelOptions opts_;
@@ -95,6 +96,8 @@ class Kernel : public std::enable_shared_from_this<Kernel> {
   std::shared_ptr<Inflight> inflight_;
   std::deque<std::shared_ptr<Waiter>> queue_;
   bool busy_ = false;
+  bool ever_ready_ = false;
+  std::chrono::steady_clock::time_point spawned_at_{};
   std::uint64_t next_id_ = 0;
 };
 

@@ -231,16 +231,21 @@ TEST_F(KernelManagerTest, KernelLimit) {
   EXPECT_EQ(mgr_->status(ref("s1")), "not_started");  // the dead one made room
 }
 
-// A never-ready kernel: calls time out cleanly, restart() fails after start_timeout.
+// A never-ready kernel: a call shorter than start_timeout times out cleanly, the next one
+// finds the start abandoned (500), and restart() fails after start_timeout.
 TEST_F(KernelManagerTest, NeverReadyKernel) {
   auto opts = options();
-  opts.start_timeout = 500ms;
+  opts.start_timeout = 1500ms;
   make_manager({{"FAKE_NO_READY", "1"}}, opts);
   const auto d = ref("default");
   auto r = exec(d, "x", 1s);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->success);
   EXPECT_THAT(r->error.value_or(""), StartsWith("Code execution timed out after 1 seconds"));
+  auto abandoned = exec(d, "y", 5s);
+  ASSERT_FALSE(abandoned);
+  EXPECT_THAT(abandoned.error().message, HasSubstr("did not start within 1500 ms"));
+  EXPECT_EQ(mgr_->status(d), "dead");
   auto st = run_sync(ioc_, mgr_->restart(d));
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, ErrorCode::kInternal);

@@ -186,11 +186,11 @@ TEST_F(KernelTest, IgnoredInterruptKillsAfterGrace) {
   EXPECT_EQ(k->state(), KernelState::kDead);
   EXPECT_THAT(k->death_reason(), HasSubstr("did not respond to an interrupt"));
   EXPECT_TRUE(run_until(ioc_, [&] { return !process_alive(pid); }));
-  // A dead kernel stays dead: later calls fail without running anything.
+  // A dead kernel stays dead: later calls fail (success:false, not a 500) without running.
   auto again = exec(k, "after death");
-  ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, ErrorCode::kInternal);
-  EXPECT_THAT(again.error().message, StartsWith("Failed to execute code: "));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->success);
+  EXPECT_THAT(again->error.value_or(""), StartsWith("Kernel died: "));
   EXPECT_EQ(log(), (std::vector<std::string>{"pid", "sleep_noint 30"}));
 }
 
@@ -242,11 +242,11 @@ TEST_F(KernelTest, CallsQueuedBehindACrashFailCleanly) {
   ASSERT_TRUE(run_until(
       ioc_, [&] { return crash->done && queued->done; }, 5s));
   EXPECT_THAT((*crash->value)->error.value_or(""), HasSubstr("exited with status 4"));
-  // Either form is a clean failure (today: an Error "Failed to execute code: ...").
+  // A kernel that had been ready reports its death as a failed call, not a 500.
   const auto& q = *queued->value;
-  std::string why = q ? q->error.value_or("") : q.error().message;
-  EXPECT_TRUE(!q || !q->success);
-  EXPECT_THAT(why, HasSubstr("exited with status 4"));
+  ASSERT_TRUE(q) << q.error().message;
+  EXPECT_FALSE(q->success);
+  EXPECT_THAT(q->error.value_or(""), HasSubstr("exited with status 4"));
   EXPECT_EQ(log(), std::vector<std::string>{"exit 4"});
 }
 
@@ -314,6 +314,20 @@ TEST_F(KernelTest, NeverReadyTimesOut) {
   EXPECT_FALSE(k->busy());
   EXPECT_TRUE(log().empty());
   EXPECT_FALSE(run_sync(ioc_, k->wait_ready(Clock::now() + 50ms)));
+}
+
+// A kernel that never becomes ready within start_timeout is killed, so it cannot hold every
+// later call hostage; the call reports an interpreter start failure (500).
+TEST_F(KernelTest, NeverReadyKilledAfterStartTimeout) {
+  auto opts = options();
+  opts.start_timeout = 500ms;
+  auto k = start({"FAKE_NO_READY=1"}, opts);
+  auto r = exec(k, "one", 5s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_THAT(r.error().message, HasSubstr("did not start within"));
+  EXPECT_EQ(k->state(), KernelState::kDead);
+  EXPECT_TRUE(log().empty());
 }
 
 // A driver that stopped reading cannot hold a call past its time-out, even with a huge cell.
