@@ -94,7 +94,8 @@ class DomainTest : public ::testing::Test {
   void make_services() {
     capabilities.reset();
     sandboxes.reset();
-    sessions = std::make_unique<SessionManager>(io.get_executor(), *store, *driver, clock, settings);
+    sessions =
+        std::make_unique<SessionManager>(io.get_executor(), *store, *driver, clock, settings);
     sandboxes = std::make_unique<SandboxService>(*store, *sessions, *driver, config, clock);
     capabilities = std::make_unique<CapabilityService>(*store, *sandboxes, clock);
   }

@@ -66,8 +66,9 @@ class FakeDriver final : public Driver {
     if (start_broken_runtime) {
       s.argv = {"sleep", "1000"};
     } else {
-      s.argv = {ship_bin_,   "--workspace", spec.cargo_path, "--unix", dir + "/ship.sock",
-                "--listen", "127.0.0.1:0", "--state-dir", dir + "/state", "--log-level", "warn"};
+      s.argv = {ship_bin_,          "--workspace", spec.cargo_path, "--unix",
+                dir + "/ship.sock", "--listen",    "127.0.0.1:0",   "--state-dir",
+                dir + "/state",     "--log-level", "warn",          "--no-eager-kernel"};
     }
     for (const auto& [k, v] : spec.env) s.env.push_back(k + "=" + v);
     s.env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");

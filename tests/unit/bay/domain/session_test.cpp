@@ -97,7 +97,7 @@ TEST_F(DomainTest, NeverHealthyRuntimeFails) {
   auto r = run(io, acquire_session_id(*sandboxes, t));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(r.error().details.at("sandbox_id"), t.sandbox.id);
+  EXPECT_EQ(r.error().details.at("sandbox_id").as_string(), t.sandbox.id);
   ASSERT_TRUE(run_until(io, [&] { return driver->running() == 0; }));
   EXPECT_EQ(sandboxes->state_of(t.sandbox).status, "failed");
 }
