@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +38,9 @@ enum Stage : int {
   kStageChdir,
   kStageRlimit,
   kStageExec,
+  kStageCgroup,
+  kStageCredentials,
+  kStageNoNewPrivs,
 };
 
 const char* stage_name(int stage) {
@@ -48,6 +52,9 @@ const char* stage_name(int stage) {
     case kStageChdir: return "changing to the working directory";
     case kStageRlimit: return "setting resource limits";
     case kStageExec: return "executing";
+    case kStageCgroup: return "joining the cgroups";
+    case kStageCredentials: return "switching user";
+    case kStageNoNewPrivs: return "setting no_new_privs";
     default: return "starting";
   }
 }
@@ -220,10 +227,30 @@ Result<ChildProcess> spawn(asio::any_io_executor ex, const SpawnSpec& spec) {
     if (sys_close_range_cloexec(static_cast<unsigned>(next), ~0U) != 0) {
       child_fail(errfd, kStageFds);
     }
-    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) child_fail(errfd, kStageChdir);
+    for (const auto& procs : spec.join_cgroups) {
+      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) child_fail(errfd, kStageCgroup);
+      ::close(fd);
+    }
     for (const auto& [resource, limit] : spec.rlimits) {
       if (::setrlimit(resource, &limit) != 0) child_fail(errfd, kStageRlimit);
     }
+    if (spec.credentials) {
+      // Raw system calls: glibc's wrappers synchronise every thread of the process
+      // (setxid broadcast), which is not async-signal-safe after fork. The child has a
+      // single thread, so the per-thread system call is exactly right.
+      const auto& c = *spec.credentials;
+      if (::syscall(SYS_setgroups, 0, nullptr) != 0 ||
+          ::syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0 ||
+          ::syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0) {
+        child_fail(errfd, kStageCredentials);
+      }
+    }
+    if (spec.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      child_fail(errfd, kStageNoNewPrivs);
+    }
+    // After the switch: the working directory must be reachable by the new user.
+    if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) child_fail(errfd, kStageChdir);
     ::execve(exe.c_str(), argv.data(), envp.data());
     child_fail(errfd, kStageExec);
   }

@@ -25,6 +25,13 @@ struct FdMapping {
   int parent_fd;  // an open descriptor in the parent (not consumed)
 };
 
+// Host credentials the child switches to before execve (it must start privileged).
+// Supplementary groups are always cleared.
+struct Credentials {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
 struct SpawnSpec {
   std::string executable;            // absolute path, or a name resolved against `search_path`
   std::vector<std::string> argv;     // argv[0] included
@@ -38,6 +45,15 @@ struct SpawnSpec {
   // Descriptors 0-2 not mapped here are connected to /dev/null; every other descriptor
   // of the parent is closed on exec.
   std::vector<FdMapping> fds;
+  // `cgroup.procs` files (v1 or v2) the child moves itself into by writing "0", in
+  // order, while still privileged: the child is limited before it runs any code of
+  // its own and cannot leave the cgroups afterwards.
+  std::vector<std::string> join_cgroups;
+  // Dropped after joining the cgroups and setting rlimits, before chdir: setgroups({}),
+  // then setresgid, then setresuid (all three ids).
+  std::optional<Credentials> credentials;
+  // PR_SET_NO_NEW_PRIVS: execve can never grant privileges (setuid bits, file caps).
+  bool no_new_privs = false;
 };
 
 struct ExitStatus {

@@ -1,0 +1,503 @@
+#include "bay/drivers/process_driver.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+#include "bay/drivers/cgroup_ops.hpp"
+#include "bay/drivers/host_io.hpp"
+#include "bay/drivers/offload.hpp"
+#include "bay/drivers/runtime_record.hpp"
+#include "bay/drivers/safe_remove.hpp"
+#include "common/log.hpp"
+#include "common/unique_fd.hpp"
+
+namespace shipyard::bay {
+
+namespace asio = boost::asio;
+using detail::offload;
+using namespace std::chrono_literals;
+
+namespace {
+
+// bwrap reports the sandbox's init right after clone(); this only bounds a wedged bwrap.
+constexpr auto kInfoTimeout = 10s;
+// How long destroy waits for the killed processes to be gone before giving up.
+constexpr auto kExitDeadline = 3s;
+constexpr auto kExitPoll = 10ms;
+// bwrap exits as soon as the sandbox's init is gone; it is killed only if it lingers.
+constexpr auto kBwrapGrace = 500ms;
+constexpr std::size_t kLogTail = 4096;
+
+std::string absolute(const std::string& p) {
+  std::error_code ec;
+  auto a = std::filesystem::absolute(p, ec);
+  return (ec ? std::filesystem::path(p) : a).lexically_normal().string();
+}
+
+std::string strip_trailing_slash(std::string p) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+Status make_dir(const std::string& path, std::uint32_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return system_error("mkdir " + path, errno);
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error(ErrorCode::kInternal, "not a directory: " + path);
+  }
+  if (::chmod(path.c_str(), mode) != 0) return system_error("chmod " + path, errno);
+  return {};
+}
+
+std::string log_tail(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return {};
+  off_t size = ::lseek(fd.get(), 0, SEEK_END);
+  off_t from = size > static_cast<off_t>(kLogTail) ? size - static_cast<off_t>(kLogTail) : 0;
+  std::string out(static_cast<std::size_t>(size - from), '\0');
+  ssize_t n = ::pread(fd.get(), out.data(), out.size(), from);
+  out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  return out;
+}
+
+Result<UniqueFd> memfd_with(const char* name, std::string_view content) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) return system_error("memfd_create", errno);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return system_error("writing memfd", errno);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) return system_error("lseek memfd", errno);
+  return fd;
+}
+
+// Reads bwrap's --info-fd until the sandbox init's pid is known, bwrap closed the pipe
+// or the deadline passed.
+std::optional<pid_t> read_child_pid(int fd) {
+  std::string info;
+  auto deadline = std::chrono::steady_clock::now() + kInfoTimeout;
+  for (;;) {
+    if (auto pid = parse_bwrap_child_pid(info)) return pid;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return std::nullopt;
+    char buf[1024];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return parse_bwrap_child_pid(info);
+    info.append(buf, static_cast<std::size_t>(n));
+    if (info.size() > 65536) return std::nullopt;
+  }
+}
+
+Error start_failure(std::string context) {
+  Error e(ErrorCode::kInternal, "the sandbox could not be started");
+  e.context = std::move(context);
+  return e;
+}
+
+}  // namespace
+
+struct ProcessDriver::Launched {
+  std::unique_ptr<process::ChildProcess> child;
+  RuntimeHandle handle;
+};
+
+struct ProcessDriver::Teardown {
+  ProcRuntimeId id;
+  UniqueFd bwrap_fd;  // pidfds; invalid when the process was already gone
+  UniqueFd init_fd;
+  std::vector<std::string> cgroups;
+  std::string session_dir;
+  bool was_dead = false;  // the sandbox had ended before destroy
+  std::string log_tail;
+};
+
+ProcessDriver::ProcessDriver(asio::any_io_executor io, ProcessDriverConfig cfg,
+                             std::string data_dir, std::string cargo_root)
+    : io_(std::move(io)), cfg_(std::move(cfg)) {
+  data_dir_ = strip_trailing_slash(absolute(data_dir));
+  sessions_dir_ = data_dir_ + "/sessions";
+  cargo_root_ =
+      strip_trailing_slash(cargo_root.empty() ? data_dir_ + "/cargos" : absolute(cargo_root));
+  cfg_.ship_app_dir = strip_trailing_slash(absolute(cfg_.ship_app_dir));
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir_, ec);
+  // 0711: sandbox uids must traverse to their cargo and run directory, never list.
+  for (const auto& d : {sessions_dir_, cargo_root_}) {
+    std::filesystem::create_directories(d, ec);
+    ::chmod(d.c_str(), 0711);
+  }
+  probe_ = probe_host(cfg_, sessions_dir_);
+}
+
+ProcessDriver::~ProcessDriver() = default;
+
+std::string ProcessDriver::describe() const { return describe_probe(probe_, cfg_); }
+
+// --- cargos -----------------------------------------------------------------------
+
+asio::awaitable<Result<std::string>> ProcessDriver::create_cargo_storage(
+    std::string cargo_id, std::uint32_t host_uid, std::int64_t /*size_limit_mb*/) {
+  // The size limit is not enforced by this driver (no per-directory quotas).
+  auto job = [this, cargo_id, host_uid]() -> Result<std::string> {
+    if (!is_safe_id(cargo_id)) {
+      return Error(ErrorCode::kInvalidArgument, "invalid cargo id: " + cargo_id);
+    }
+    // The same rule as for starting sessions: only uids handed out for sandboxes.
+    if (probe_.facts.root &&
+        (host_uid < cfg_.uid_base || host_uid - cfg_.uid_base >= cfg_.uid_count)) {
+      return Error(ErrorCode::kInvalidArgument, "cargo uid " + std::to_string(host_uid) +
+                                                    " is outside the configured sandbox uid range");
+    }
+    UniqueFd root(::open(cargo_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return system_error("open " + cargo_root_, errno);
+    if (::mkdirat(root.get(), cargo_id.c_str(), 0700) != 0 && errno != EEXIST) {
+      return system_error("mkdir " + cargo_id, errno);
+    }
+    UniqueFd dir(
+        ::openat(root.get(), cargo_id.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) return system_error("open cargo " + cargo_id, errno);
+    if (::fchmod(dir.get(), 0700) != 0) return system_error("chmod cargo", errno);
+    // Unprivileged, sandboxes run as Bay's own uid: the directory is already its.
+    if (probe_.facts.root && ::fchown(dir.get(), host_uid, host_uid) != 0) {
+      return system_error("chown cargo", errno);
+    }
+    return cargo_root_ + "/" + cargo_id;
+  };
+  auto r = co_await offload(pool_, std::move(job));
+  if (!r) co_return std::move(r).error().with_context("creating cargo storage " + cargo_id);
+  co_return r;
+}
+
+asio::awaitable<Status> ProcessDriver::delete_cargo_storage(std::string storage_path) {
+  auto job = [this, storage_path]() -> Status {
+    std::filesystem::path p(storage_path);
+    std::string name = p.filename().string();
+    // Only ever a direct child of the cargo root: the path comes from the store, and a
+    // wrong one must not turn into deleting arbitrary host directories.
+    if (strip_trailing_slash(p.parent_path().lexically_normal().string()) != cargo_root_ ||
+        !is_safe_id(name)) {
+      Error e(ErrorCode::kInvalidArgument, "refusing to delete storage outside the cargo root");
+      e.context = storage_path;
+      return e;
+    }
+    UniqueFd root(::open(cargo_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) return errno == ENOENT ? Status{} : system_error("open " + cargo_root_, errno);
+    return remove_tree_at(root.get(), name);
+  };
+  auto s = co_await offload(pool_, std::move(job));
+  if (!s) co_return std::move(s).error().with_context("deleting cargo storage " + storage_path);
+  co_return s;
+}
+
+// --- start --------------------------------------------------------------------------
+
+asio::awaitable<Result<RuntimeHandle>> ProcessDriver::start(SessionSpec spec) {
+  auto plan = plan_session(spec, cfg_, probe_.facts);
+  if (!plan) co_return std::move(plan).error().with_context("planning session " + spec.session_id);
+  auto job = [this, p = std::move(*plan), spec]() { return launch(p, spec); };
+  auto launched = co_await offload(pool_, std::move(job));
+  if (!launched) {
+    co_return std::move(launched).error().with_context("starting session " + spec.session_id);
+  }
+  RuntimeHandle handle = launched->handle;
+  children_[handle.runtime_id] = std::move(launched->child);
+  co_return handle;
+}
+
+Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
+                                                      const SessionSpec& spec) {
+  // A directory left by a crashed Bay for this session id (ids are never reused while
+  // their runtime lives) is cleared first.
+  struct stat st {};
+  if (::lstat(plan.session_dir.c_str(), &st) == 0) {
+    auto rec = read_file(plan.session_dir + "/" + kRuntimeRecordName, 1 << 16);
+    if (rec) {
+      auto r = parse_runtime_record(*rec);
+      auto id = r ? parse_runtime_id(r->runtime_id) : std::nullopt;
+      if (id && process_matches(id->init_pid, id->init_start_time)) {
+        return Error(ErrorCode::kConflict, "the session is already running");
+      }
+    }
+    cleanup_failed_launch(plan, 0);
+  }
+
+  for (const auto& d : plan.directories) {
+    if (auto s = make_dir(d.path, d.mode); !s) {
+      cleanup_failed_launch(plan, 0);
+      return std::move(s).error();
+    }
+    if (d.owner && ::chown(d.path.c_str(), *d.owner, *d.owner) != 0) {
+      int err = errno;
+      cleanup_failed_launch(plan, 0);
+      return system_error("chown " + d.path, err);
+    }
+  }
+  if (auto s = create_cgroups(plan.cgroups); !s) {
+    cleanup_failed_launch(plan, 0);
+    return std::move(s).error();
+  }
+
+  auto fail = [&](Error e, pid_t init_pid) {
+    cleanup_failed_launch(plan, init_pid);
+    return e;
+  };
+  UniqueFd log(
+      ::open(plan.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!log) return fail(system_error("open " + plan.log_path, errno), 0);
+  std::string args;
+  for (const auto& a : plan.bwrap_options) {
+    args += a;
+    args.push_back('\0');
+  }
+  auto args_fd = memfd_with("bwrap-args", args);
+  if (!args_fd) return fail(std::move(args_fd).error(), 0);
+  std::vector<UniqueFd> file_fds;
+  for (const auto& f : plan.files) {
+    auto fd = memfd_with("bwrap-file", f.content);
+    if (!fd) return fail(std::move(fd).error(), 0);
+    file_fds.push_back(std::move(*fd));
+  }
+  auto info = process::make_pipe(process::ParentEnd::kRead);
+  if (!info) return fail(std::move(info).error(), 0);
+
+  process::SpawnSpec s;
+  s.executable = plan.bwrap;
+  s.argv = plan.exec_argv();
+  s.env = plan.env;
+  // Its own session: Bay's terminal and process group signals never reach a sandbox,
+  // and nothing (no PR_SET_PDEATHSIG, no --die-with-parent) ties it to Bay's lifetime.
+  s.new_session = true;
+  s.fds = {{1, log.get()},
+           {2, log.get()},
+           {plan.info_fd, info->write.get()},
+           {plan.args_fd, args_fd->get()}};
+  for (std::size_t i = 0; i < plan.files.size(); ++i) {
+    s.fds.push_back({plan.files[i].child_fd, file_fds[i].get()});
+  }
+  for (const auto& cg : plan.cgroups) s.join_cgroups.push_back(cg.path + "/cgroup.procs");
+  if (plan.credentials) {
+    s.credentials = process::Credentials{plan.credentials->first, plan.credentials->second};
+  }
+  s.no_new_privs = true;
+  s.rlimits = plan.rlimits;
+
+  auto child = process::spawn(io_, s);
+  info->write.reset();
+  if (!child) return fail(std::move(child).error(), 0);
+  auto owned = std::make_unique<process::ChildProcess>(std::move(*child));
+
+  auto init_pid = read_child_pid(info->read.get());
+  auto bwrap_stat = read_proc_stat(owned->pid());
+  auto init_stat = init_pid ? read_proc_stat(*init_pid) : std::nullopt;
+  if (!init_pid || !bwrap_stat || !init_stat) {
+    owned->signal(SIGKILL);
+    return fail(start_failure("bwrap did not start the sandbox: " + log_tail(plan.log_path)),
+                init_pid.value_or(0));
+  }
+
+  ProcRuntimeId id{owned->pid(), bwrap_stat->start_time, *init_pid, init_stat->start_time,
+                   spec.session_id};
+  RuntimeRecord rec;
+  rec.session_id = spec.session_id;
+  rec.sandbox_id = spec.sandbox_id;
+  rec.instance_id = spec.instance_id;
+  rec.runtime_id = format_runtime_id(id);
+  rec.endpoint = plan.endpoint;
+  for (const auto& cg : plan.cgroups) rec.cgroups.push_back(cg.path);
+  rec.started_at = static_cast<std::int64_t>(std::time(nullptr));
+  if (auto w = write_file_atomic(plan.session_dir + "/" + kRuntimeRecordName, to_json_text(rec));
+      !w) {
+    owned->signal(SIGKILL);
+    return fail(std::move(w).error(), *init_pid);
+  }
+  spdlog::debug("session {}: sandbox started (bwrap pid {}, init pid {})", spec.session_id, id.pid,
+                id.init_pid);
+  return Launched{std::move(owned), RuntimeHandle{rec.runtime_id, rec.endpoint}};
+}
+
+void ProcessDriver::cleanup_failed_launch(const SandboxPlan& plan, pid_t init_pid) {
+  if (init_pid > 0) {
+    if (auto st = read_proc_stat(init_pid)) {
+      UniqueFd fd(open_pidfd_checked(init_pid, st->start_time));
+      if (fd) pidfd_kill(fd.get(), SIGKILL);
+    }
+  }
+  auto deadline = std::chrono::steady_clock::now() + kExitDeadline;
+  for (const auto& cg : plan.cgroups) {
+    const std::string& d = cg.path;
+    kill_cgroup_members(d);
+    while (!cgroup_empty(d) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(kExitPoll);
+    }
+    if (auto s = remove_cgroup(d); !s) spdlog::warn("cleaning up: {}", s.error().context);
+  }
+  if (auto s = remove_tree(plan.session_dir); !s) {
+    spdlog::warn("cleaning up {}: {}", plan.session_dir, s.error().context);
+  }
+}
+
+// --- liveness, destroy, listing ------------------------------------------------------
+
+bool ProcessDriver::alive(const RuntimeHandle& handle) {
+  auto id = parse_runtime_id(handle.runtime_id);
+  if (!id) return false;
+  if (auto it = children_.find(handle.runtime_id); it != children_.end()) it->second->try_wait();
+  return process_matches(id->pid, id->start_time) &&
+         process_matches(id->init_pid, id->init_start_time);
+}
+
+std::shared_ptr<ProcessDriver::Teardown> ProcessDriver::begin_teardown(
+    const std::string& runtime_id) {
+  auto t = std::make_shared<Teardown>();
+  t->id = *parse_runtime_id(runtime_id);
+  t->session_dir = sessions_dir_ + "/" + t->id.session_id;
+  auto rec_text = read_file(t->session_dir + "/" + kRuntimeRecordName, 1 << 16);
+  auto rec = rec_text ? parse_runtime_record(*rec_text) : std::nullopt;
+  // The record is Bay's own (the sandbox cannot write the session directory); without
+  // it the cgroup locations follow from the current configuration.
+  t->cgroups = rec && rec->runtime_id == runtime_id
+                   ? rec->cgroups
+                   : session_cgroup_dirs(probe_.facts, t->id.session_id);
+  t->init_fd = UniqueFd(open_pidfd_checked(t->id.init_pid, t->id.init_start_time));
+  t->bwrap_fd = UniqueFd(open_pidfd_checked(t->id.pid, t->id.start_time));
+  t->was_dead = !t->init_fd || pidfd_exited(t->init_fd.get());
+  if (t->was_dead) t->log_tail = log_tail(t->session_dir + "/ship.log");
+  // Killing the pid namespace's init makes the kernel kill every process in the
+  // namespace; the outer bwrap then reaps it and exits by itself (killing bwrap too
+  // would orphan the init to the host's init). The cgroup sweep catches anything else.
+  if (t->init_fd) {
+    pidfd_kill(t->init_fd.get(), SIGKILL);
+  } else if (t->bwrap_fd) {
+    pidfd_kill(t->bwrap_fd.get(), SIGKILL);
+  }
+  for (const auto& cg : t->cgroups) kill_cgroup_members(cg);
+  return t;
+}
+
+Status ProcessDriver::finish_teardown(const Teardown& t) {
+  Status result;
+  for (const auto& cg : t.cgroups) {
+    Status s = remove_cgroup(cg);
+    // A cgroup whose last task just exited can refuse rmdir for a moment.
+    for (int i = 0; i < 50 && !s && cgroup_empty(cg); ++i) {
+      std::this_thread::sleep_for(kExitPoll);
+      s = remove_cgroup(cg);
+    }
+    if (!s && result) result = std::move(s).error();
+  }
+  if (auto s = remove_tree(t.session_dir); !s && result) result = std::move(s).error();
+  return result;
+}
+
+asio::awaitable<Status> ProcessDriver::destroy(RuntimeHandle handle) {
+  if (!parse_runtime_id(handle.runtime_id)) {
+    Error e(ErrorCode::kInvalidArgument, "not a process driver runtime");
+    e.context = handle.runtime_id;
+    co_return e;
+  }
+  std::string runtime_id = handle.runtime_id;
+  auto begin = [this, runtime_id] { return begin_teardown(runtime_id); };
+  std::shared_ptr<Teardown> t = co_await offload(pool_, std::move(begin));
+  if (t->was_dead && !t->log_tail.empty()) {
+    spdlog::info("session {}: the sandbox had ended; last output: {}", t->id.session_id,
+                 t->log_tail);
+  }
+
+  // Wait asynchronously for the processes to be gone (pidfd polls and cgroupfs reads
+  // do not block).
+  auto gone = [&t] {
+    if (t->init_fd && !pidfd_exited(t->init_fd.get())) return false;
+    if (t->bwrap_fd && !pidfd_exited(t->bwrap_fd.get())) return false;
+    for (const auto& cg : t->cgroups) {
+      if (!cgroup_empty(cg)) return false;
+    }
+    return true;
+  };
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = now + kExitDeadline;
+  auto kill_bwrap_at = now + kBwrapGrace;
+  asio::steady_timer timer(io_);
+  while (!gone() && std::chrono::steady_clock::now() < deadline) {
+    if (auto it = children_.find(runtime_id); it != children_.end()) it->second->try_wait();
+    if (t->bwrap_fd && std::chrono::steady_clock::now() >= kill_bwrap_at) {
+      pidfd_kill(t->bwrap_fd.get(), SIGKILL);  // a wedged bwrap; never expected
+    }
+    timer.expires_after(kExitPoll);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (auto it = children_.find(runtime_id); it != children_.end()) {
+    it->second->try_wait();
+    children_.erase(it);  // an unreaped child is handed to a reaper coroutine
+  }
+  if (!gone()) {
+    Error e(ErrorCode::kInternal, "the sandbox processes did not exit");
+    e.context = "destroying session " + t->id.session_id + ": processes still running after " +
+                std::to_string(kExitDeadline.count()) + " s";
+    co_return e;
+  }
+  auto finish = [this, t] { return finish_teardown(*t); };
+  auto s = co_await offload(pool_, std::move(finish));
+  if (!s) co_return std::move(s).error().with_context("destroying session " + t->id.session_id);
+  co_return Status{};
+}
+
+asio::awaitable<Result<std::vector<RuntimeInfo>>> ProcessDriver::list_runtimes(
+    std::string instance_id) {
+  auto job = [this, instance_id]() -> Result<std::vector<RuntimeInfo>> {
+    std::vector<RuntimeInfo> out;
+    DIR* d = ::opendir(sessions_dir_.c_str());
+    if (d == nullptr) {
+      if (errno == ENOENT) return out;
+      return system_error("opendir " + sessions_dir_, errno);
+    }
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      if (is_safe_id(e->d_name)) names.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    for (const auto& name : names) {
+      auto text = read_file(sessions_dir_ + "/" + name + "/" + kRuntimeRecordName, 1 << 16);
+      if (!text) continue;
+      auto rec = parse_runtime_record(*text);
+      if (!rec || rec->instance_id != instance_id || rec->session_id != name) continue;
+      auto id = parse_runtime_id(rec->runtime_id);
+      if (!id || id->session_id != name || !process_matches(id->pid, id->start_time) ||
+          !process_matches(id->init_pid, id->init_start_time)) {
+        continue;
+      }
+      out.push_back(RuntimeInfo{RuntimeHandle{rec->runtime_id, rec->endpoint}, rec->session_id,
+                                rec->instance_id});
+    }
+    return out;
+  };
+  auto r = co_await offload(pool_, std::move(job));
+  if (!r) co_return std::move(r).error().with_context("listing runtimes");
+  co_return r;
+}
+
+}  // namespace shipyard::bay

@@ -1,0 +1,74 @@
+// The embedded default driver (DESIGN.md §3): one Ship per session under bubblewrap,
+// limited by cgroups (v1 or v2) or, degraded, by rlimits, running as the cargo's host
+// uid. Sessions outlive Bay: nothing ties them to Bay's lifetime, and a restarted Bay
+// finds them again through their runtime ids and the records in <data>/sessions.
+//
+// Layout on the host:
+//   <cargo_root>/<cargo_id>/            the cargo, 0700, owned by its host uid
+//   <data>/sessions/<session_id>/       Bay's: runtime.json, ship.log (0711, never mounted)
+//   <data>/sessions/<session_id>/run/   the sandbox's /run/ship: Ship's unix socket
+//
+// Threading: every method is called on the I/O executor given to the constructor (the
+// object is not thread-safe); blocking work runs on a small pool owned by the driver.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bay/config/config.hpp"
+#include "bay/drivers/driver.hpp"
+#include "bay/drivers/host_probe.hpp"
+#include "bay/drivers/sandbox_plan.hpp"
+#include "common/process/spawn.hpp"
+
+namespace shipyard::bay {
+
+class ProcessDriver final : public Driver {
+ public:
+  // Probes the host and prepares the directories and cgroup parents. Blocking (a few
+  // milliseconds): construct it before serving. `cargo_root` defaults to
+  // <data_dir>/cargos; relative paths are made absolute.
+  ProcessDriver(boost::asio::any_io_executor io, ProcessDriverConfig cfg, std::string data_dir,
+                std::string cargo_root = {});
+  ~ProcessDriver() override;
+
+  boost::asio::awaitable<Result<std::string>> create_cargo_storage(
+      std::string cargo_id, std::uint32_t host_uid, std::int64_t size_limit_mb) override;
+  boost::asio::awaitable<Status> delete_cargo_storage(std::string storage_path) override;
+  boost::asio::awaitable<Result<RuntimeHandle>> start(SessionSpec spec) override;
+  boost::asio::awaitable<Status> destroy(RuntimeHandle handle) override;
+  bool alive(const RuntimeHandle& handle) override;
+  boost::asio::awaitable<Result<std::vector<RuntimeInfo>>> list_runtimes(
+      std::string instance_id) override;
+  std::string describe() const override;
+
+  const HostFacts& facts() const { return probe_.facts; }
+  const std::string& sessions_dir() const { return sessions_dir_; }
+  const std::string& cargo_root() const { return cargo_root_; }
+
+ private:
+  struct Launched;
+  struct Teardown;
+
+  // Blocking halves, run on pool_.
+  Result<Launched> launch(const SandboxPlan& plan, const SessionSpec& spec);
+  std::shared_ptr<Teardown> begin_teardown(const std::string& runtime_id);
+  Status finish_teardown(const Teardown& t);
+  void cleanup_failed_launch(const SandboxPlan& plan, pid_t init_pid);
+
+  boost::asio::any_io_executor io_;
+  ProcessDriverConfig cfg_;
+  std::string data_dir_;
+  std::string sessions_dir_;
+  std::string cargo_root_;
+  ProbeResult probe_;
+  // Outer bwrap processes started by this Bay, by runtime id, so that they are reaped.
+  // Runtimes re-attached after a restart are children of init instead.
+  std::map<std::string, std::unique_ptr<process::ChildProcess>> children_;
+  boost::asio::thread_pool pool_{2};  // last member: joined before the rest is destroyed
+};
+
+}  // namespace shipyard::bay

@@ -1,0 +1,432 @@
+#include "bay/drivers/sandbox_plan.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace shipyard::bay {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A host like the development machine: merged /usr, cgroup v1 controllers, bwrap 0.8.
+HostFacts v1_host() {
+  HostFacts f;
+  f.root = true;
+  f.sessions_dir = "/var/lib/bay/sessions";
+  f.usr_symlinks = {
+      {"bin", "usr/bin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"}, {"sbin", "usr/sbin"}};
+  f.etc_entries = {"passwd",      "shadow",   "ssl",         "alternatives", "os-release",
+                   "machine-id",  "hosts",    "resolv.conf", "python3",      "python3.11",
+                   "ld.so.cache", "pip.conf", "npmrc",       "gitconfig",    "sudoers"};
+  f.bwrap_size = f.bwrap_perms = f.bwrap_disable_userns = true;
+  f.cgroups.mode = CgroupMode::kV1;
+  f.cgroups.hierarchies = {
+      {"/sys/fs/cgroup/memory/shipyard", "/sys/fs/cgroup/memory", {"memory"}, true},
+      {"/sys/fs/cgroup/cpu/shipyard", "/sys/fs/cgroup/cpu", {"cpu"}, false},
+      {"/sys/fs/cgroup/pids/shipyard", "/sys/fs/cgroup/pids", {"pids"}, false},
+  };
+  return f;
+}
+
+ProcessDriverConfig config() {
+  ProcessDriverConfig c;
+  c.ship_app_dir = "/opt/shipyard/app";
+  c.bwrap = "/usr/bin/bwrap";
+  c.uid_base = 200000;
+  c.uid_count = 1000;
+  return c;
+}
+
+SessionSpec typical_spec() {
+  SessionSpec s;
+  s.session_id = "sess-abc123";
+  s.sandbox_id = "sbx-1";
+  s.profile.id = "python-default";
+  s.profile.resources.cpus = 0.5;
+  s.profile.resources.memory = "128m";
+  s.profile.resources.memory_bytes = 128ull << 20;
+  s.profile.pids_limit = 64;
+  s.profile.tmp_size_bytes = 64ull << 20;
+  s.cargo_id = "cargo-1";
+  s.cargo_path = "/var/lib/bay/cargos/cargo-1";
+  s.cargo_uid = 200007;
+  s.env = {{"BAY_SANDBOX_ID", "sbx-1"},
+           {"BAY_SESSION_ID", "sess-abc123"},
+           {"BAY_WORKSPACE_PATH", "/workspace"},
+           {"BAY_PROFILE_ENV", "{\"API_KEY\":\"secret\"}"},
+           {"API_KEY", "secret"}};
+  s.instance_id = "bay-test";
+  return s;
+}
+
+SandboxPlan plan_ok(const SessionSpec& s, const HostFacts& f) {
+  auto p = plan_session(s, config(), f);
+  EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().message);
+  return p.ok() ? *p : SandboxPlan{};
+}
+
+bool has_adjacent(const std::vector<std::string>& v, const std::vector<std::string>& seq) {
+  return std::search(v.begin(), v.end(), seq.begin(), seq.end()) != v.end();
+}
+
+// The complete bwrap command line of a typical session on a cgroup v1 host: namespaces,
+// identity, read-only system, curated /etc, generated files, the binds, and Ship.
+TEST(SandboxPlan, ExactBwrapArgvForATypicalSession) {
+  auto plan = plan_ok(typical_spec(), v1_host());
+  using V = std::vector<std::string>;
+  EXPECT_EQ(plan.full_argv(), V({"/usr/bin/bwrap",
+                                 "--unshare-user",
+                                 "--unshare-pid",
+                                 "--unshare-ipc",
+                                 "--unshare-uts",
+                                 "--unshare-net",
+                                 "--unshare-cgroup-try",
+                                 "--disable-userns",
+                                 "--uid",
+                                 "1000",
+                                 "--gid",
+                                 "1000",
+                                 "--hostname",
+                                 "sandbox",
+                                 "--new-session",
+                                 "--info-fd",
+                                 "3",  //
+                                 "--ro-bind",
+                                 "/usr",
+                                 "/usr",  //
+                                 "--symlink",
+                                 "usr/bin",
+                                 "/bin",
+                                 "--symlink",
+                                 "usr/lib",
+                                 "/lib",  //
+                                 "--symlink",
+                                 "usr/lib64",
+                                 "/lib64",
+                                 "--symlink",
+                                 "usr/sbin",
+                                 "/sbin",
+                                 "--proc",
+                                 "/proc",
+                                 "--dev",
+                                 "/dev",  //
+                                 "--perms",
+                                 "1777",
+                                 "--size",
+                                 "67108864",
+                                 "--tmpfs",
+                                 "/tmp",
+                                 "--perms",
+                                 "1777",
+                                 "--size",
+                                 "67108864",
+                                 "--tmpfs",
+                                 "/dev/shm",  //
+                                 "--remount-ro",
+                                 "/dev",  //
+                                 "--perms",
+                                 "0755",
+                                 "--dir",
+                                 "/etc",  //
+                                 "--ro-bind-try",
+                                 "/etc/alternatives",
+                                 "/etc/alternatives",  //
+                                 "--ro-bind-try",
+                                 "/etc/ld.so.cache",
+                                 "/etc/ld.so.cache",  //
+                                 "--ro-bind-try",
+                                 "/etc/os-release",
+                                 "/etc/os-release",  //
+                                 "--ro-bind-try",
+                                 "/etc/python3",
+                                 "/etc/python3",  //
+                                 "--ro-bind-try",
+                                 "/etc/python3.11",
+                                 "/etc/python3.11",  //
+                                 "--ro-bind-try",
+                                 "/etc/ssl",
+                                 "/etc/ssl",  //
+                                 "--perms",
+                                 "0644",
+                                 "--ro-bind-data",
+                                 "5",
+                                 "/etc/passwd",  //
+                                 "--perms",
+                                 "0644",
+                                 "--ro-bind-data",
+                                 "6",
+                                 "/etc/group",  //
+                                 "--perms",
+                                 "0644",
+                                 "--ro-bind-data",
+                                 "7",
+                                 "/etc/hosts",  //
+                                 "--perms",
+                                 "0644",
+                                 "--ro-bind-data",
+                                 "8",
+                                 "/etc/hostname",  //
+                                 "--ro-bind",
+                                 "/opt/shipyard/app",
+                                 "/app",  //
+                                 "--perms",
+                                 "0755",
+                                 "--dir",
+                                 "/run",  //
+                                 "--bind",
+                                 "/var/lib/bay/sessions/sess-abc123/run",
+                                 "/run/ship",  //
+                                 "--bind",
+                                 "/var/lib/bay/cargos/cargo-1",
+                                 "/workspace",  //
+                                 "--perms",
+                                 "0755",
+                                 "--dir",
+                                 "/sys",
+                                 "--perms",
+                                 "0755",
+                                 "--dir",
+                                 "/sys/fs",
+                                 "--perms",
+                                 "0755",
+                                 "--dir",
+                                 "/sys/fs/cgroup",  //
+                                 "--ro-bind",
+                                 "/sys/fs/cgroup/memory/shipyard/sess-abc123",
+                                 "/sys/fs/cgroup/memory",
+                                 "--ro-bind",
+                                 "/sys/fs/cgroup/cpu/shipyard/sess-abc123",
+                                 "/sys/fs/cgroup/cpu",
+                                 "--ro-bind",
+                                 "/sys/fs/cgroup/pids/shipyard/sess-abc123",
+                                 "/sys/fs/cgroup/pids",
+                                 "--remount-ro",
+                                 "/",
+                                 "--chdir",
+                                 "/workspace",  //
+                                 "--",          //
+                                 "/app/bin/ship",
+                                 "--workspace",
+                                 "/workspace",
+                                 "--unix",
+                                 "/run/ship/ship.sock",
+                                 "--listen",
+                                 "127.0.0.1:8123"}));
+  // What is executed: the options travel through a descriptor, so neither host users
+  // (world-readable command lines) nor the sandbox (its pid 1) see host paths.
+  EXPECT_EQ(plan.exec_argv(),
+            V({"bwrap", "--args", "4", "--", "/app/bin/ship", "--workspace", "/workspace", "--unix",
+               "/run/ship/ship.sock", "--listen", "127.0.0.1:8123"}));
+  EXPECT_EQ(plan.info_fd, 3);
+  EXPECT_EQ(plan.args_fd, 4);
+  EXPECT_EQ(plan.endpoint, "unix:/var/lib/bay/sessions/sess-abc123/run/ship.sock");
+}
+
+// Sessions must outlive Bay: no option ties the sandbox to its parent, and the whole /etc
+// of the host is never exposed (only curated entries; secrets and identity stay out).
+TEST(SandboxPlan, NoDieWithParentAndNoHostSecrets) {
+  auto plan = plan_ok(typical_spec(), v1_host());
+  auto argv = plan.full_argv();
+  EXPECT_THAT(argv, Not(Contains("--die-with-parent")));
+  EXPECT_THAT(argv, Not(Contains("--share-net")));
+  EXPECT_FALSE(has_adjacent(argv, {"--ro-bind", "/etc", "/etc"}));
+  for (const char* secret : {"/etc/shadow", "/etc/machine-id", "/etc/resolv.conf", "/etc/pip.conf",
+                             "/etc/npmrc", "/etc/gitconfig", "/etc/sudoers"}) {
+    EXPECT_THAT(argv, Not(Contains(secret))) << secret;
+  }
+  // The host's passwd and hosts are replaced by generated files.
+  EXPECT_FALSE(has_adjacent(argv, {"--ro-bind-try", "/etc/passwd", "/etc/passwd"}));
+  EXPECT_FALSE(has_adjacent(argv, {"--ro-bind-try", "/etc/hosts", "/etc/hosts"}));
+}
+
+// /etc/passwd and /etc/group contain root and shipyard (uid 1000, home /workspace,
+// shell /bin/bash); /etc/hosts maps localhost to the sandbox's own loopback.
+TEST(SandboxPlan, GeneratedIdentityFiles) {
+  auto plan = plan_ok(typical_spec(), v1_host());
+  ASSERT_EQ(plan.files.size(), 4u);
+  EXPECT_EQ(plan.files[0].sandbox_path, "/etc/passwd");
+  EXPECT_THAT(plan.files[0].content, HasSubstr("root:x:0:0:root:/root:/bin/bash\n"));
+  EXPECT_THAT(plan.files[0].content, HasSubstr("shipyard:x:1000:1000::/workspace:/bin/bash\n"));
+  EXPECT_EQ(plan.files[1].sandbox_path, "/etc/group");
+  EXPECT_THAT(plan.files[1].content, HasSubstr("root:x:0:\n"));
+  EXPECT_THAT(plan.files[1].content, HasSubstr("shipyard:x:1000:\n"));
+  EXPECT_EQ(plan.files[2].sandbox_path, "/etc/hosts");
+  EXPECT_THAT(plan.files[2].content, HasSubstr("127.0.0.1\tlocalhost\n"));
+  EXPECT_EQ(plan.files[0].child_fd, 5);
+  EXPECT_EQ(plan.files[3].child_fd, 8);
+}
+
+// The environment: fixed identity variables, then Bay's and the profile's in order, a
+// later value replacing an earlier one in place; nothing of it appears on command lines.
+TEST(SandboxPlan, EnvironmentIsPassedOutsideTheCommandLine) {
+  auto spec = typical_spec();
+  spec.env.emplace_back("PATH", "/opt/tools/bin:/usr/bin:/bin");
+  auto plan = plan_ok(spec, v1_host());
+  EXPECT_EQ(plan.env, std::vector<std::string>(
+                          {"HOME=/workspace", "USER=shipyard", "LOGNAME=shipyard",
+                           "SHELL=/bin/bash", "PATH=/opt/tools/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+                           "SHIP_STATE_DIR=/tmp/.ship", "BAY_SANDBOX_ID=sbx-1",
+                           "BAY_SESSION_ID=sess-abc123", "BAY_WORKSPACE_PATH=/workspace",
+                           "BAY_PROFILE_ENV={\"API_KEY\":\"secret\"}", "API_KEY=secret"}));
+  for (const auto& a : plan.full_argv()) {
+    EXPECT_THAT(a, Not(HasSubstr("secret")));
+    EXPECT_NE(a, "--setenv");
+  }
+  spec.env.emplace_back("BAD=NAME", "x");
+  EXPECT_EQ(plan_session(spec, config(), v1_host()).error().code, ErrorCode::kInvalidArgument);
+}
+
+// cgroup v1 limits: memory (and memory+swap, written after it), CFS quota from cpus, pids.
+TEST(SandboxPlan, CgroupV1Limits) {
+  auto plan = plan_ok(typical_spec(), v1_host());
+  ASSERT_EQ(plan.cgroups.size(), 3u);
+  EXPECT_EQ(plan.cgroups[0].path, "/sys/fs/cgroup/memory/shipyard/sess-abc123");
+  using P = std::pair<std::string, std::string>;
+  EXPECT_THAT(plan.cgroups[0].settings, ElementsAre(P{"memory.limit_in_bytes", "134217728"},
+                                                    P{"memory.memsw.limit_in_bytes", "134217728"}));
+  EXPECT_THAT(plan.cgroups[1].settings,
+              ElementsAre(P{"cpu.cfs_period_us", "100000"}, P{"cpu.cfs_quota_us", "50000"}));
+  EXPECT_THAT(plan.cgroups[2].settings, ElementsAre(P{"pids.max", "64"}));
+  // With cgroups the only rlimit is "no core files".
+  ASSERT_EQ(plan.rlimits.size(), 1u);
+  EXPECT_EQ(plan.rlimits[0].first, RLIMIT_CORE);
+  EXPECT_EQ(session_cgroup_dirs(v1_host(), "sess-abc123"),
+            (std::vector<std::string>{"/sys/fs/cgroup/memory/shipyard/sess-abc123",
+                                      "/sys/fs/cgroup/cpu/shipyard/sess-abc123",
+                                      "/sys/fs/cgroup/pids/shipyard/sess-abc123"}));
+}
+
+// cgroup v2: one directory with memory.max, no swap, cpu.max and pids.max, bound at
+// /sys/fs/cgroup; a tiny cpus value still yields the kernel's minimum quota.
+TEST(SandboxPlan, CgroupV2Limits) {
+  auto facts = v1_host();
+  facts.cgroups.mode = CgroupMode::kV2;
+  facts.cgroups.hierarchies = {
+      {"/sys/fs/cgroup/shipyard", "/sys/fs/cgroup", {"memory", "cpu", "pids"}, true}};
+  auto spec = typical_spec();
+  spec.profile.resources.cpus = 0.001;
+  auto plan = plan_ok(spec, facts);
+  ASSERT_EQ(plan.cgroups.size(), 1u);
+  using P = std::pair<std::string, std::string>;
+  EXPECT_THAT(plan.cgroups[0].settings,
+              ElementsAre(P{"memory.max", "134217728"}, P{"memory.swap.max", "0"},
+                          P{"cpu.max", "1000 100000"}, P{"pids.max", "64"}));
+  EXPECT_TRUE(has_adjacent(plan.full_argv(),
+                           {"--ro-bind", "/sys/fs/cgroup/shipyard/sess-abc123", "/sys/fs/cgroup"}));
+}
+
+// Root Bay runs the sandbox as the cargo's host uid, which must lie in the configured
+// range (never 0, never an ordinary host user); the run directory is given to that uid.
+TEST(SandboxPlan, CredentialsAreTheCargoUid) {
+  auto plan = plan_ok(typical_spec(), v1_host());
+  ASSERT_TRUE(plan.credentials.has_value());
+  EXPECT_EQ(plan.credentials->first, 200007u);
+  EXPECT_EQ(plan.credentials->second, 200007u);
+  ASSERT_EQ(plan.directories.size(), 2u);
+  EXPECT_EQ(plan.directories[0].path, "/var/lib/bay/sessions/sess-abc123");
+  EXPECT_EQ(plan.directories[0].mode, 0711u);
+  EXPECT_FALSE(plan.directories[0].owner.has_value());
+  EXPECT_EQ(plan.directories[1].path, "/var/lib/bay/sessions/sess-abc123/run");
+  EXPECT_EQ(plan.directories[1].owner, std::optional<std::uint32_t>(200007u));
+  for (std::uint32_t uid : {0u, 1000u, 199999u, 201000u}) {
+    auto spec = typical_spec();
+    spec.cargo_uid = uid;
+    auto r = plan_session(spec, config(), v1_host());
+    ASSERT_FALSE(r.ok()) << uid;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  }
+}
+
+// Unprivileged Bay: no cgroups, no user switch; memory and process count fall back to
+// per-process rlimits (degraded mode).
+TEST(SandboxPlan, DegradedModeUsesRlimits) {
+  auto facts = v1_host();
+  facts.root = false;
+  facts.own_uid = 1234;
+  facts.cgroups = CgroupFacts{};
+  auto spec = typical_spec();
+  spec.cargo_uid = 5;  // irrelevant without root
+  auto plan = plan_ok(spec, facts);
+  EXPECT_FALSE(plan.credentials.has_value());
+  EXPECT_TRUE(plan.cgroups.empty());
+  EXPECT_FALSE(plan.directories[1].owner.has_value());
+  std::vector<int> kinds;
+  for (const auto& [k, l] : plan.rlimits) kinds.push_back(k);
+  EXPECT_THAT(kinds, ElementsAre(RLIMIT_CORE, RLIMIT_AS, RLIMIT_NPROC));
+  EXPECT_EQ(plan.rlimits[1].second.rlim_cur, 128ull << 20);
+  EXPECT_EQ(plan.rlimits[2].second.rlim_cur, 64u);
+  EXPECT_THAT(plan.full_argv(), Not(Contains("/sys/fs/cgroup")));
+}
+
+// A split-/usr host binds its top-level system directories read-only instead of
+// symlinking them; an old bwrap without --size/--perms gets no such options.
+TEST(SandboxPlan, SplitUsrAndOldBwrap) {
+  auto facts = v1_host();
+  facts.usr_symlinks.clear();
+  facts.usr_split_dirs = {"bin", "lib"};
+  facts.bwrap_size = facts.bwrap_perms = facts.bwrap_disable_userns = false;
+  auto argv = plan_ok(typical_spec(), facts).full_argv();
+  EXPECT_TRUE(has_adjacent(argv, {"--ro-bind", "/bin", "/bin"}));
+  EXPECT_TRUE(has_adjacent(argv, {"--ro-bind", "/lib", "/lib"}));
+  EXPECT_THAT(argv, Not(Contains("--symlink")));
+  EXPECT_THAT(argv, Not(Contains("--size")));
+  EXPECT_THAT(argv, Not(Contains("--perms")));
+  EXPECT_THAT(argv, Not(Contains("--disable-userns")));
+}
+
+// Specs the driver cannot honour are refused before anything happens.
+TEST(SandboxPlan, RefusesInvalidSpecs) {
+  auto check = [](SessionSpec s, const char* what) -> std::string {
+    auto r = plan_session(s, config(), v1_host());
+    EXPECT_FALSE(r.ok()) << what;
+    if (r.ok()) return {};
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << what;
+    return r.error().message;
+  };
+  auto s = typical_spec();
+  s.profile.network = "outbound";
+  EXPECT_THAT(check(s, "outbound"), HasSubstr("not supported by the process driver yet"));
+  s = typical_spec();
+  s.session_id = "../etc";
+  check(s, "session id");
+  s = typical_spec();
+  s.cargo_path = "relative/cargo";
+  check(s, "relative cargo");
+  s = typical_spec();
+  s.cargo_path = "/var/lib/bay/cargos/../../etc";
+  check(s, "dotdot cargo");
+  s = typical_spec();
+  s.profile.runtime_port = 0;
+  check(s, "port");
+}
+
+// The curated /etc list matches exact names and the documented prefixes only.
+TEST(SandboxPlan, CuratedEtcEntries) {
+  for (const char* yes : {"ssl", "ca-certificates", "os-release", "ld.so.cache", "ld.so.conf",
+                          "ld.so.conf.d", "localtime", "mime.types", "fonts", "nsswitch.conf",
+                          "alternatives", "python3", "python3.11", "java-17-openjdk"}) {
+    EXPECT_TRUE(is_curated_etc_entry(yes)) << yes;
+  }
+  for (const char* no : {"passwd", "shadow", "group", "gshadow", "hosts", "resolv.conf",
+                         "machine-id", "sudoers", "ssh", "pip.conf", "..", "ssl/private"}) {
+    EXPECT_FALSE(is_curated_etc_entry(no)) << no;
+  }
+}
+
+// Ids usable as one path component.
+TEST(SandboxPlan, SafeIds) {
+  EXPECT_TRUE(is_safe_id("sess-0123abc"));
+  EXPECT_TRUE(is_safe_id("a.b_c-D"));
+  for (const char* bad : {"", ".", "..", "a/b", "a b", "a:b"}) EXPECT_FALSE(is_safe_id(bad));
+  EXPECT_FALSE(is_safe_id(std::string(129, 'a')));
+}
+
+}  // namespace
+}  // namespace shipyard::bay
