@@ -76,9 +76,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   BayConfig config = std::move(*loaded);
-  if (config.driver.process.ship_app_dir.empty()) config.driver.process.ship_app_dir = default_app_dir();
-  init_logging("bay", config.log_level, config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  if (config.driver.process.ship_app_dir.empty())
+    config.driver.process.ship_app_dir = default_app_dir();
+  init_logging("bay", config.log_level,
+               config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   ::signal(SIGPIPE, SIG_IGN);
+  if (!config.config_file.empty()) spdlog::info("configuration: {}", config.config_file);
+  for (const auto& w : config.warnings) spdlog::warn("configuration: {}", w);
 
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -91,11 +95,12 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   auto store = SqliteStore::open(config.sqlite_path(), io.get_executor());
   if (!store) {
-    spdlog::critical("opening the database {}: {} ({})", config.sqlite_path(), store.error().message,
-                     store.error().context);
+    spdlog::critical("opening the database {}: {} ({})", config.sqlite_path(),
+                     store.error().message, store.error().context);
     return 1;
   }
-  ProcessDriver driver(io.get_executor(), config.driver.process, config.data_dir, config.cargo_root);
+  ProcessDriver driver(io.get_executor(), config.driver.process, config.data_dir,
+                       config.cargo_root);
   SystemClock clock;
   SessionSettings settings;
   settings.instance_id = config.gc.instance_id;

@@ -109,3 +109,167 @@ def ship_factory(tmp_state):
 @pytest.fixture
 def ship(ship_factory) -> ShipProcess:
     return ship_factory()
+
+
+# ---------------------------------------------------------------------------- Bay
+
+BAY_BIN = BUILD_DIR / "bin" / "bay"
+
+TEST_PROFILES = """
+profiles:
+  - id: python-default
+    resources: {cpus: 1.0, memory: "1g"}
+    capabilities: [filesystem, shell, python]
+    idle_timeout: 300
+    env:
+      MY_VAR: "some-value"
+  - id: python-only
+    resources: {cpus: 1.0, memory: "512m"}
+    capabilities: [python]
+    idle_timeout: 300
+  - id: small
+    resources: {cpus: 1.0, memory: "128m"}
+    capabilities: [filesystem, shell, python]
+    idle_timeout: 300
+  - id: quick-reclaim
+    resources: {cpus: 0.5, memory: "512m"}
+    capabilities: [filesystem, shell, python]
+    idle_timeout: 2
+"""
+
+
+class BayProcess:
+    """A running `bay` with the process driver on a temporary data directory."""
+
+    def __init__(self, data_dir: Path, api_key: str | None = "test-key", extra_env=None,
+                 config_text: str = TEST_PROFILES):
+        self.data_dir = data_dir
+        self.api_key = api_key
+        self.config_path = data_dir.parent / (data_dir.name + ".yaml")
+        self.config_path.write_text(config_text)
+        self.log_path = data_dir.parent / (data_dir.name + ".log")
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "BAY_CONFIG_FILE": str(self.config_path),
+            "BAY_DATA_DIR": str(data_dir),
+            "BAY_SERVER__HOST": "127.0.0.1",
+            "BAY_SERVER__PORT": "0",
+            "BAY_GC__ENABLED": "false",
+            "BAY_GC__INSTANCE_ID": "test-" + data_dir.name,
+            "HOSTNAME": "test",
+        }
+        if api_key:
+            self.env["BAY_API_KEY"] = api_key
+        if extra_env:
+            self.env.update(extra_env)
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self._log = open(self.log_path, "ab")
+        self._log_offset = self.log_path.stat().st_size
+        self.proc = subprocess.Popen([str(BAY_BIN)], stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        deadline = time.monotonic() + 30
+        while True:
+            text = self.log()[self._log_offset:]
+            m = re.search(r"listening on http://[^:]+:(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("bay exited early:\n" + self.log())
+            if time.monotonic() > deadline:
+                raise RuntimeError("bay did not start:\n" + self.log())
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{self.port}"
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        self.client = httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM):
+        self.client.close()
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    # convenience
+    def create(self, **body) -> dict:
+        r = self.client.post("/v1/sandboxes", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def python(self, sid: str, code: str, **kw) -> dict:
+        r = self.client.post(f"/v1/sandboxes/{sid}/python/exec", json={"code": code, **kw})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def shell(self, sid: str, command: str, **kw) -> dict:
+        r = self.client.post(f"/v1/sandboxes/{sid}/shell/exec", json={"command": command, **kw})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def destroy_all(self):
+        """Deletes every sandbox of the test owner so no runtime outlives the test."""
+        try:
+            r = self.client.get("/v1/sandboxes", params={"limit": 200})
+            for s in r.json().get("items", []):
+                self.client.delete(f"/v1/sandboxes/{s['id']}")
+        except Exception:
+            pass
+
+
+def _kill_leftover_runtimes(data_dir: Path):
+    """Kills sandbox processes a failed test may have left behind (they outlive Bay)."""
+    sessions = data_dir / "sessions"
+    if not sessions.is_dir():
+        return
+    for meta in sessions.glob("*/*.json"):
+        try:
+            import json as _json
+            pid = int(_json.loads(meta.read_text()).get("pid", 0))
+            if pid > 0:
+                os.kill(pid, signal.SIGKILL)
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def bay_factory(tmp_state):
+    started: list[BayProcess] = []
+
+    # Sandboxes run as unprivileged host uids that must traverse to their cargo.
+    os.chmod(tmp_state, 0o711)
+
+    def start(**kw) -> BayProcess:
+        d = tmp_state / f"bay{len(started)}"
+        d.mkdir(mode=0o711)
+        b = BayProcess(d, **kw)
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        if b.proc and b.proc.poll() is None:
+            b.destroy_all()
+        b.stop()
+        _kill_leftover_runtimes(b.data_dir)
+
+
+@pytest.fixture
+def bay(bay_factory) -> BayProcess:
+    return bay_factory()

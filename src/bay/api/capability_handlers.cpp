@@ -30,7 +30,8 @@ Awaitable python_exec(http::Exchange& ex, BayApp& app, const std::string& owner)
   FieldReader r(*body);
   ExecRequest req = read_exec(r, "code");
   if (!r.ok()) co_return r.error();
-  if (auto s = app.sandboxes.check_capability(*t, kCapabilityPython); !s) co_return std::move(s).error();
+  if (auto s = app.sandboxes.check_capability(*t, kCapabilityPython); !s)
+    co_return std::move(s).error();
   if (auto s = app.sandboxes.check_not_expired(*t); !s) co_return std::move(s).error();
   auto res = co_await app.capabilities.python(*t, std::move(req));
   if (!res) co_return std::move(res).error();
@@ -46,7 +47,8 @@ Awaitable shell_exec(http::Exchange& ex, BayApp& app, const std::string& owner) 
   ExecRequest req = read_exec(r, "command");
   auto cwd = r.optional_string("cwd");
   if (!r.ok()) co_return r.error();
-  if (auto s = app.sandboxes.check_capability(*t, kCapabilityShell); !s) co_return std::move(s).error();
+  if (auto s = app.sandboxes.check_capability(*t, kCapabilityShell); !s)
+    co_return std::move(s).error();
   if (cwd) {
     auto norm = normalize_workspace_path(*cwd, "cwd");
     if (!norm) co_return std::move(norm).error();
@@ -129,8 +131,8 @@ Awaitable list_dir(http::Exchange& ex, BayApp& app, const std::string& owner) {
 
 // §9: the browser routes exist and apply the capability gate. No configurable profile
 // can carry `browser` yet, so every valid call ends at the gate without compute.
-Awaitable browser_gate(http::Exchange& ex, BayApp& app, const std::string& owner,
-                       bool has_body, std::string_view required_field, bool list_field) {
+Awaitable browser_gate(http::Exchange& ex, BayApp& app, const std::string& owner, bool has_body,
+                       std::string_view required_field, bool list_field) {
   auto t = co_await app.sandboxes.lookup(owner, sandbox_id(ex));
   if (!t) co_return std::move(t).error();
   if (has_body) {
@@ -143,9 +145,11 @@ Awaitable browser_gate(http::Exchange& ex, BayApp& app, const std::string& owner
         if (!body->contains(required_field)) {
           r.violation(required_field, "Field required", "missing");
         } else if (cmds != nullptr) {
-          if (cmds->empty()) r.violation(required_field, "List should have at least 1 item", "too_short");
+          if (cmds->empty())
+            r.violation(required_field, "List should have at least 1 item", "too_short");
           for (const auto& c : *cmds) {
-            if (!c.is_string()) r.violation(required_field, "Input should be a valid string", "string_type");
+            if (!c.is_string())
+              r.violation(required_field, "Input should be a valid string", "string_type");
           }
         }
       } else {
@@ -160,7 +164,8 @@ Awaitable browser_gate(http::Exchange& ex, BayApp& app, const std::string& owner
     (void)r.optional_string("tags");
     if (!r.ok()) co_return r.error();
   }
-  if (auto s = app.sandboxes.check_capability(*t, kCapabilityBrowser); !s) co_return std::move(s).error();
+  if (auto s = app.sandboxes.check_capability(*t, kCapabilityBrowser); !s)
+    co_return std::move(s).error();
   Error e(ErrorCode::kCapabilityNotSupported, "Browser automation is not available on this Bay");
   e.details["capability"] = kCapabilityBrowser;
   co_return e;

@@ -86,8 +86,9 @@ http::Response v1_error_response(const Error& e, const http::Exchange& ex) {
     }
   }
   if (static_cast<unsigned>(s) >= 500) {
-    spdlog::error("[{}] {} {}: {} ({})", request_id, std::string(http::bhttp::to_string(ex.method())),
-                  ex.path(), e.message, e.context.empty() ? "no context" : e.context);
+    spdlog::error("[{}] {} {}: {} ({})", request_id,
+                  std::string(http::bhttp::to_string(ex.method())), ex.path(), e.message,
+                  e.context.empty() ? "no context" : e.context);
   }
   json::object err{{"code", v1_code(e.code)}, {"message", e.message}};
   if (!e.details.empty()) err["details"] = e.details;

@@ -10,8 +10,8 @@ namespace shipyard::bay {
 http::Handler v1_route(BayApp& app, V1Handler h) {
   return [&app, h = std::move(h)](http::Exchange& ex) -> boost::asio::awaitable<void> {
     assign_request_id(ex);
-    auto owner = app.auth.authenticate(ex.header(http::bhttp::field::authorization),
-                                       ex.header("X-Owner"));
+    auto owner =
+        app.auth.authenticate(ex.header(http::bhttp::field::authorization), ex.header("X-Owner"));
     if (!owner) {
       co_await ex.respond_error(owner.error());
       co_return;
@@ -39,8 +39,8 @@ boost::asio::awaitable<Result<json::object>> read_json(http::Exchange& ex, BayAp
 
 void QueryReader::violation(std::string_view name, std::string msg, std::string type) {
   json::array loc{"query", name};
-  errors_.push_back(json::object{{"loc", std::move(loc)}, {"msg", std::move(msg)},
-                                 {"type", std::move(type)}});
+  errors_.push_back(
+      json::object{{"loc", std::move(loc)}, {"msg", std::move(msg)}, {"type", std::move(type)}});
 }
 
 Error QueryReader::error() const {

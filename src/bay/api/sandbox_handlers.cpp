@@ -14,7 +14,8 @@ using Awaitable = asio::awaitable<Result<std::optional<Reply>>>;
 // The containers of §6.4, probed live within a total budget of 2 s.
 asio::awaitable<std::optional<json::array>> containers(BayApp& app, const SandboxState& s) {
   using State = SessionView::State;
-  if (s.session.state != State::kReady && s.session.state != State::kStarting) co_return std::nullopt;
+  if (s.session.state != State::kReady && s.session.state != State::kStarting)
+    co_return std::nullopt;
   json::object c{{"name", "ship"},
                  {"runtime_type", s.profile ? s.profile->runtime_type : "ship"},
                  {"status", s.session.state == State::kReady ? "running" : "starting"},

@@ -24,7 +24,8 @@ void add_system_routes(BayRouter& r, BayApp& app) {
   // No authentication, no database, no runtime: answers even when everything else is busy.
   r.add(verb::get, "/health", [](http::Exchange& ex) -> boost::asio::awaitable<void> {
     assign_request_id(ex);
-    json::object body{{"status", "ok"}, {"version", kBayVersion}, {"message", "Bay service is running"}};
+    json::object body{
+        {"status", "ok"}, {"version", kBayVersion}, {"message", "Bay service is running"}};
     co_await ex.respond(http::Response::json(http::bhttp::status::ok, body));
   });
   r.add(verb::get, "/v1/profiles", v1_route(app, profiles));

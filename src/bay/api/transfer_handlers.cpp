@@ -159,9 +159,7 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
         if (part == Part::kPath) raw_path = field;
         part = Part::kNone;
         break;
-      case EventKind::kDone:
-        done = true;
-        break;
+      case EventKind::kDone: done = true; break;
     }
   }
   if (!have_file) co_return schema_error("body", "file", "Field required", "missing");
@@ -175,7 +173,8 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) co_return system_error("reading upload spool", errno);
       if (n == 0) break;
-      if (auto s = co_await writer->write(asio::buffer(buf.data(), static_cast<std::size_t>(n))); !s) {
+      if (auto s = co_await writer->write(asio::buffer(buf.data(), static_cast<std::size_t>(n)));
+          !s) {
         co_return std::move(s).error();
       }
     }

@@ -50,23 +50,24 @@ json::object sandbox_json(const SandboxState& s, std::optional<json::array> cont
 }
 
 json::object execution_json(const Execution& e) {
-  return json::object{{"id", e.id},
-                      {"session_id", opt(e.session_id)},
-                      {"exec_type", e.exec_type},
-                      {"code", e.code},
-                      {"success", e.success},
-                      {"execution_time_ms", e.execution_time_ms},
-                      {"output", opt(e.output)},
-                      {"error", opt(e.error)},
-                      {"payload_ref", opt(e.payload_ref)},
-                      {"description", opt(e.description)},
-                      {"tags", e.tags && !e.tags->empty() ? json::value(json::string(*e.tags)) : nullptr},
-                      {"notes", opt(e.notes)},
-                      {"learn_enabled", e.learn_enabled},
-                      {"learn_status", opt(e.learn_status)},
-                      {"learn_error", opt(e.learn_error)},
-                      {"learn_processed_at", timestamp_or_null(e.learn_processed_at)},
-                      {"created_at", format_timestamp(e.created_at)}};
+  return json::object{
+      {"id", e.id},
+      {"session_id", opt(e.session_id)},
+      {"exec_type", e.exec_type},
+      {"code", e.code},
+      {"success", e.success},
+      {"execution_time_ms", e.execution_time_ms},
+      {"output", opt(e.output)},
+      {"error", opt(e.error)},
+      {"payload_ref", opt(e.payload_ref)},
+      {"description", opt(e.description)},
+      {"tags", e.tags && !e.tags->empty() ? json::value(json::string(*e.tags)) : nullptr},
+      {"notes", opt(e.notes)},
+      {"learn_enabled", e.learn_enabled},
+      {"learn_status", opt(e.learn_status)},
+      {"learn_error", opt(e.learn_error)},
+      {"learn_processed_at", timestamp_or_null(e.learn_processed_at)},
+      {"created_at", format_timestamp(e.created_at)}};
 }
 
 json::object profile_json(const Profile& p, bool detail) {

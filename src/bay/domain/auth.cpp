@@ -78,8 +78,8 @@ Result<std::string> Authenticator::authenticate(std::string_view authorization,
 }
 
 boost::asio::awaitable<Result<Authenticator>> Authenticator::create(const BayConfig& config,
-                                                                   Store& store,
-                                                                   std::string* notice) {
+                                                                    Store& store,
+                                                                    std::string* notice) {
   std::vector<Key> keys;
   if (config.security.api_key && !config.security.api_key->empty()) {
     keys.push_back(Key{sha256(*config.security.api_key), "default"});

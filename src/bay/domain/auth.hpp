@@ -32,13 +32,12 @@ class Authenticator {
   // anonymous mode off, generates `sk-bay-<random>` on first start, stores its hash and
   // writes the key once to <data_dir>/credentials.json (mode 0600); later starts reuse
   // the stored hash. `notice` receives what to tell the operator.
-  static boost::asio::awaitable<Result<Authenticator>> create(const BayConfig& config,
-                                                             Store& store, std::string* notice);
+  static boost::asio::awaitable<Result<Authenticator>> create(const BayConfig& config, Store& store,
+                                                              std::string* notice);
 
   // The owner for a request, or kUnauthorized ("Authentication required" / "Invalid API
   // key").
-  Result<std::string> authenticate(std::string_view authorization,
-                                   std::string_view x_owner) const;
+  Result<std::string> authenticate(std::string_view authorization, std::string_view x_owner) const;
 
   bool anonymous() const { return anonymous_; }
 

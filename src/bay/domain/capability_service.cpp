@@ -1,7 +1,8 @@
 #include "bay/domain/capability_service.hpp"
 
-#include <cmath>
 #include <spdlog/spdlog.h>
+
+#include <cmath>
 
 #include "bay/domain/rules.hpp"
 
@@ -120,7 +121,8 @@ asio::awaitable<Result<json::object>> CapabilityService::python(const CallTarget
     }
   }
   std::optional<std::string> error;
-  if (const auto* e = b.if_contains("error"); e && e->is_string()) error = std::string(e->as_string());
+  if (const auto* e = b.if_contains("error"); e && e->is_string())
+    error = std::string(e->as_string());
   json::value count = nullptr;
   if (const auto* c = b.if_contains("execution_count"); c && c->is_int64()) count = *c;
   json::object resp{{"success", success->as_bool()},
@@ -172,8 +174,8 @@ asio::awaitable<Result<json::object>> CapabilityService::shell(const CallTarget&
                     {"error", opt(error)},
                     {"exit_code", exit_code},
                     {"command", req.include_code ? json::value(json::string(req.code)) : nullptr}};
-  co_return co_await record(t, (*lease)->session_id(), "shell", req, ok, elapsed_ms(t0), out,
-                            error, std::move(resp));
+  co_return co_await record(t, (*lease)->session_id(), "shell", req, ok, elapsed_ms(t0), out, error,
+                            std::move(resp));
 }
 
 asio::awaitable<Result<ShipClient::JsonReply>> CapabilityService::fs_call(const CallTarget& t,
@@ -182,14 +184,14 @@ asio::awaitable<Result<ShipClient::JsonReply>> CapabilityService::fs_call(const 
                                                                           const std::string& path) {
   auto lease = co_await sandboxes_.ensure_session(t);
   if (!lease) co_return std::move(lease).error();
-  auto reply = co_await (*lease)->ship().request_json(verb::post, std::move(target),
-                                                      std::move(body),
-                                                      SteadyClock::now() + kFsBudget, 80u << 20);
+  auto reply = co_await (*lease)->ship().request_json(
+      verb::post, std::move(target), std::move(body), SteadyClock::now() + kFsBudget, 80u << 20);
   if (!reply) {
     if (reply.error().code == ErrorCode::kUpstream) (*lease)->mark_broken();
     co_return std::move(reply).error();
   }
-  if (reply->status != 200) co_return map_ship_error(reply->status, reply->body, "path", path, true);
+  if (reply->status != 200)
+    co_return map_ship_error(reply->status, reply->body, "path", path, true);
   co_return reply;
 }
 
@@ -265,7 +267,9 @@ asio::awaitable<Result<json::object>> CapabilityService::list_dir(const CallTarg
                                    {"path", rel},
                                    {"is_file", file},
                                    {"is_dir", dir},
-                                   {"type", dir ? "directory" : file ? "file" : "other"},
+                                   {"type", dir    ? "directory"
+                                            : file ? "file"
+                                                   : "other"},
                                    {"size", size},
                                    {"modified_time", mtime},
                                    {"modified_at", modified_at}});

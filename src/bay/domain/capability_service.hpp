@@ -39,13 +39,10 @@ class CapabilityService {
                                                         bool show_hidden);
 
  private:
-  boost::asio::awaitable<Result<json::object>> record(const CallTarget& t,
-                                                      const std::string& session_id,
-                                                      std::string exec_type, const ExecRequest& req,
-                                                      bool success, std::int64_t elapsed_ms,
-                                                      std::optional<std::string> output,
-                                                      std::optional<std::string> error,
-                                                      json::object response);
+  boost::asio::awaitable<Result<json::object>> record(
+      const CallTarget& t, const std::string& session_id, std::string exec_type,
+      const ExecRequest& req, bool success, std::int64_t elapsed_ms,
+      std::optional<std::string> output, std::optional<std::string> error, json::object response);
   boost::asio::awaitable<Result<ShipClient::JsonReply>> fs_call(const CallTarget& t,
                                                                 std::string target,
                                                                 json::object body,

@@ -31,8 +31,7 @@ std::optional<TimePoint> parse_timestamp(std::string_view s) {
     return r.ec == std::errc() && r.ptr == s.data() + pos + len;
   };
   int y, mo, d, h, mi, se;
-  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-      s[16] != ':') {
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') {
     return std::nullopt;
   }
   if (!num(0, 4, y) || !num(5, 2, mo) || !num(8, 2, d) || !num(11, 2, h) || !num(14, 2, mi) ||

@@ -47,7 +47,7 @@ struct SessionRecord {
   SessionState state = SessionState::kStarting;
   // Opaque to everything but the driver: how to find, probe and destroy the runtime.
   std::string runtime_id;
-  std::string endpoint;  // how Bay reaches Ship, e.g. "unix:/data/sessions/sess-…/ship.sock"
+  std::string endpoint;     // how Bay reaches Ship, e.g. "unix:/data/sessions/sess-…/ship.sock"
   std::string instance_id;  // the Bay instance that created it (orphan detection)
   TimePoint created_at;
   std::optional<TimePoint> idle_expires_at;

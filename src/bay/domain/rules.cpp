@@ -56,7 +56,8 @@ std::optional<std::string> normalize_tags(std::string_view raw) {
 
 Error not_found(std::string_view resource, std::string_view id) {
   std::string label(resource);
-  if (!label.empty()) label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
+  if (!label.empty())
+    label[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(label[0])));
   Error e(ErrorCode::kNotFound, label + " not found: " + std::string(id));
   e.details["resource"] = resource;
   e.details["id"] = id;
@@ -77,9 +78,9 @@ Error invalid_path(std::string_view field, std::string_view reason, std::string 
 
 Error capability_not_supported(std::string_view profile, std::string_view capability,
                                const std::vector<std::string>& available) {
-  Error e(ErrorCode::kCapabilityNotSupported, "Profile '" + std::string(profile) +
-                                                  "' does not support capability: " +
-                                                  std::string(capability));
+  Error e(ErrorCode::kCapabilityNotSupported,
+          "Profile '" + std::string(profile) +
+              "' does not support capability: " + std::string(capability));
   e.details["capability"] = capability;
   boost::json::array av;
   for (const auto& a : available) av.emplace_back(a);

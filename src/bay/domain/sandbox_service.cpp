@@ -1,9 +1,10 @@
 #include "bay/domain/sandbox_service.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <charconv>
-#include <spdlog/spdlog.h>
 
 #include "bay/domain/rules.hpp"
 #include "common/strings.hpp"
@@ -68,9 +69,9 @@ asio::awaitable<Result<SandboxState>> SandboxService::create(std::string owner,
     auto count = co_await store_.count_live_sandboxes(owner);
     if (!count) co_return std::move(count).error();
     if (*count >= config_.max_sandboxes_per_owner) {
-      Error e(ErrorCode::kQuotaExceeded,
-              "Sandbox quota exceeded (" + std::to_string(config_.max_sandboxes_per_owner) +
-                  " live sandboxes per owner)");
+      Error e(ErrorCode::kQuotaExceeded, "Sandbox quota exceeded (" +
+                                             std::to_string(config_.max_sandboxes_per_owner) +
+                                             " live sandboxes per owner)");
       e.details["limit"] = config_.max_sandboxes_per_owner;
       co_return e;
     }
@@ -155,8 +156,8 @@ asio::awaitable<Result<SandboxState>> SandboxService::get(std::string owner, std
 }
 
 asio::awaitable<Result<SandboxPage>> SandboxService::list(std::string owner, std::int64_t limit,
-                                                         std::optional<std::string> cursor,
-                                                         std::optional<std::string> status) {
+                                                          std::optional<std::string> cursor,
+                                                          std::optional<std::string> status) {
   std::optional<ListCursor> after;
   if (cursor) {
     after = decode_cursor("sbx", *cursor);
@@ -214,8 +215,7 @@ asio::awaitable<Status> SandboxService::stop(std::string owner, std::string id) 
   co_return co_await sessions_.stop(t->sandbox.id);
 }
 
-asio::awaitable<Result<SandboxState>> SandboxService::extend_ttl(std::string owner,
-                                                                 std::string id,
+asio::awaitable<Result<SandboxState>> SandboxService::extend_ttl(std::string owner, std::string id,
                                                                  std::int64_t extend_by) {
   if (extend_by <= 0) co_return validation_error("extend_by must be a positive number of seconds");
   auto t = co_await lookup(std::move(owner), std::move(id));

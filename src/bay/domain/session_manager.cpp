@@ -1,12 +1,13 @@
 #include "bay/domain/session_manager.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <regex>
 #include <set>
-#include <spdlog/spdlog.h>
 
 #include "bay/domain/rules.hpp"
 #include "common/json.hpp"
@@ -219,9 +220,9 @@ asio::awaitable<void> SessionManager::start_runtime(std::shared_ptr<Runtime> rt,
     co_return;
   }
   // /meta: the runtime's version and the capabilities it serves (§10.1).
-  auto meta = co_await rt->client->request_json(boost::beast::http::verb::get, "/meta",
-                                                std::nullopt,
-                                                SteadyClock::now() + settings_.meta_budget, 1 << 20);
+  auto meta =
+      co_await rt->client->request_json(boost::beast::http::verb::get, "/meta", std::nullopt,
+                                        SteadyClock::now() + settings_.meta_budget, 1 << 20);
   if (rt->cancelled) {
     co_await destroy_runtime(rt);
     co_return;
@@ -233,8 +234,8 @@ asio::awaitable<void> SessionManager::start_runtime(std::shared_ptr<Runtime> rt,
     co_return;
   }
   const auto* runtime = meta->body.if_contains("runtime");
-  const auto* version = runtime && runtime->is_object() ? runtime->as_object().if_contains("version")
-                                                        : nullptr;
+  const auto* version =
+      runtime && runtime->is_object() ? runtime->as_object().if_contains("version") : nullptr;
   if (version == nullptr || !version->is_string() ||
       !std::regex_match(std::string(version->as_string()), semver())) {
     co_await fail(rt, Error(ErrorCode::kUpstream, "The sandbox runtime reported no valid version"));
@@ -386,9 +387,9 @@ asio::awaitable<void> SessionManager::recover() {
       rt->created_at = s.created_at;
       rt->idle_expires_at = s.idle_expires_at;
       rt->client = std::make_unique<ShipClient>(io_, handle.endpoint);
-      auto meta = co_await rt->client->request_json(
-          boost::beast::http::verb::get, "/meta", std::nullopt,
-          SteadyClock::now() + settings_.probe_budget, 1 << 20);
+      auto meta =
+          co_await rt->client->request_json(boost::beast::http::verb::get, "/meta", std::nullopt,
+                                            SteadyClock::now() + settings_.probe_budget, 1 << 20);
       const json::value* version = nullptr;
       if (meta && meta->status == 200) {
         if (const auto* r = meta->body.if_contains("runtime"); r && r->is_object()) {

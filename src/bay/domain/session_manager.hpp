@@ -34,7 +34,7 @@ namespace shipyard::bay {
 struct SessionSettings {
   std::string instance_id = "bay";
   std::chrono::milliseconds ready_timeout{120'000};  // overall wait for /health (§10.1)
-  std::chrono::milliseconds probe_budget{2'000};      // one health probe
+  std::chrono::milliseconds probe_budget{2'000};     // one health probe
   std::chrono::milliseconds meta_budget{5'000};
 };
 
@@ -43,8 +43,8 @@ struct SessionView {
   State state = State::kNone;
   std::string session_id;
   std::optional<TimePoint> idle_expires_at;
-  std::optional<std::string> version;                // runtime version from /meta
-  std::vector<std::string> runtime_capabilities;     // capabilities /meta lists
+  std::optional<std::string> version;             // runtime version from /meta
+  std::vector<std::string> runtime_capabilities;  // capabilities /meta lists
   int inflight = 0;
 };
 
@@ -95,8 +95,8 @@ class SessionManager {
   SessionView view(const std::string& sandbox_id) const;
 
   // Live health of a ready session within `deadline` (nullopt: not ready or no answer).
-  boost::asio::awaitable<std::optional<bool>> probe_health(const std::string& sandbox_id,
-                                                           std::chrono::steady_clock::time_point deadline);
+  boost::asio::awaitable<std::optional<bool>> probe_health(
+      const std::string& sandbox_id, std::chrono::steady_clock::time_point deadline);
 
   // Start-up: re-attach the sessions recorded in the store whose runtimes still live,
   // end the others, and report runtimes of this instance that no session knows.

@@ -1,11 +1,19 @@
 #include "bay/runtime/ship_client.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
+#include <cstring>
+
+#include "common/unique_fd.hpp"
 
 namespace shipyard::bay {
 namespace asio = boost::asio;
@@ -45,6 +53,42 @@ bool retryable(const boost::system::error_code& ec) {
          ec == asio::error::connection_aborted;
 }
 
+// The socket file lives in a directory the sandbox can write (Ship creates it there),
+// so its path cannot be trusted: the sandbox could put a symlink to any host socket in
+// its place, or a hard link to another sandbox's socket. The file is therefore opened
+// without following symlinks, must be a socket owned by the owner of its directory (the
+// sandbox uid, which the sandbox cannot change), and is connected through its fd.
+struct PinnedSocket {
+  UniqueFd fd;
+  uid_t owner;
+};
+
+Result<PinnedSocket> pin_unix_socket(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  UniqueFd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) {
+    return upstream("The sandbox runtime could not be reached",
+                    "opening " + dir + ": " + std::strerror(errno));
+  }
+  struct stat dst {};
+  if (::fstat(dfd.get(), &dst) != 0) {
+    return upstream("The sandbox runtime could not be reached", "stat " + dir);
+  }
+  UniqueFd fd(::openat(dfd.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    return upstream("The sandbox runtime could not be reached",
+                    "opening " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != dst.st_uid) {
+    return upstream("The sandbox runtime could not be reached",
+                    path + " is not a socket owned by its sandbox");
+  }
+  return PinnedSocket{std::move(fd), dst.st_uid};
+}
+
 }  // namespace
 
 Error ship_unreachable(std::string_view what, const boost::system::error_code& ec) {
@@ -81,8 +125,15 @@ asio::awaitable<Result<std::unique_ptr<ShipConnection>>> ShipClient::acquire(Ste
   }
   auto c = std::make_unique<ShipConnection>(ex_);
   asio::generic::stream_protocol::endpoint ep;
+  UniqueFd socket_file;  // must stay open until connected: the endpoint names it
+  std::optional<uid_t> expected_uid;
   if (endpoint_.rfind("unix:", 0) == 0) {
-    ep = asio::local::stream_protocol::endpoint(endpoint_.substr(5));
+    auto pinned = pin_unix_socket(endpoint_.substr(5));
+    if (!pinned) co_return std::move(pinned).error();
+    socket_file = std::move(pinned->fd);
+    expected_uid = pinned->owner;
+    ep = asio::local::stream_protocol::endpoint("/proc/self/fd/" +
+                                                std::to_string(socket_file.get()));
   } else if (endpoint_.rfind("tcp:", 0) == 0) {
     std::string hp = endpoint_.substr(4);
     auto colon = hp.rfind(':');
@@ -93,7 +144,8 @@ asio::awaitable<Result<std::unique_ptr<ShipConnection>>> ShipClient::acquire(Ste
     }
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(hp.substr(0, colon), ec);
-    if (ec) co_return upstream("The sandbox runtime could not be reached", "bad endpoint " + endpoint_);
+    if (ec)
+      co_return upstream("The sandbox runtime could not be reached", "bad endpoint " + endpoint_);
     ep = asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(port));
   } else {
     co_return upstream("The sandbox runtime could not be reached", "bad endpoint " + endpoint_);
@@ -101,6 +153,17 @@ asio::awaitable<Result<std::unique_ptr<ShipConnection>>> ShipClient::acquire(Ste
   c->stream.expires_at(deadline);
   auto [ec] = co_await c->stream.async_connect(ep, kTuple);
   if (ec) co_return from_ec("connecting to " + endpoint_, ec);
+  if (expected_uid) {
+    // The process behind the socket must run as the sandbox's own uid.
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(c->stream.socket().native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) !=
+            0 ||
+        cred.uid != *expected_uid) {
+      co_return upstream("The sandbox runtime could not be reached",
+                         "peer of " + endpoint_ + " is not the sandbox user");
+    }
+  }
   co_return c;
 }
 

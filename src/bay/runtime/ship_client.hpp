@@ -39,7 +39,8 @@ class ShipBodyReader {
   virtual std::optional<std::uint64_t> content_length() const = 0;
   virtual std::string_view header(boost::beast::http::field f) const = 0;
   // Next piece of the body into `buf`; 0 at the end.
-  virtual boost::asio::awaitable<Result<std::size_t>> read_some(boost::asio::mutable_buffer buf) = 0;
+  virtual boost::asio::awaitable<Result<std::size_t>> read_some(
+      boost::asio::mutable_buffer buf) = 0;
   // Reads the rest of the body (bounded), e.g. an error document.
   virtual boost::asio::awaitable<Result<std::string>> read_rest(std::size_t limit) = 0;
 };
@@ -82,7 +83,7 @@ class ShipClient {
                                                          std::size_t max_body = 16u << 20);
 
   boost::asio::awaitable<Result<std::unique_ptr<ShipBodyReader>>> get_stream(std::string target,
-                                                                            SteadyTime deadline);
+                                                                             SteadyTime deadline);
   boost::asio::awaitable<Result<std::unique_ptr<ShipBodyWriter>>> post_stream(
       std::string target, std::string content_type, SteadyTime deadline);
 

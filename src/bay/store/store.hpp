@@ -75,8 +75,7 @@ class Store {
   virtual Async<HistoryPage> query_history(HistoryQuery q) = 0;
   virtual Async<std::optional<Execution>> last_execution(std::string owner, std::string sandbox_id,
                                                          std::optional<std::string> exec_type) = 0;
-  virtual Async<std::optional<Execution>> find_execution(std::string owner,
-                                                         std::string sandbox_id,
+  virtual Async<std::optional<Execution>> find_execution(std::string owner, std::string sandbox_id,
                                                          std::string execution_id) = 0;
   virtual Async<std::optional<Execution>> annotate_execution(std::string owner,
                                                              std::string sandbox_id,
