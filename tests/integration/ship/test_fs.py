@@ -358,5 +358,7 @@ def test_one_gib_round_trip(ship, tmp_state):
         for block in r.iter_bytes(1 << 20):
             h2.update(block)
     assert h2.hexdigest() == digest
-    # Peak resident memory of Ship stays far below the file size.
-    assert _rss_kib(ship.proc.pid) < 64 * 1024
+    # Peak resident memory of Ship stays far below the file size. Under AddressSanitizer
+    # freed buffers sit in its quarantine (256 MiB by default), so the bound is looser.
+    sanitized = os.environ.get("SHIPYARD_PRESET") == "asan"
+    assert _rss_kib(ship.proc.pid) < (400 if sanitized else 64) * 1024
