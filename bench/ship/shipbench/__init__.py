@@ -1,0 +1,1 @@
+"""Ship benchmark harness (bench/ship/run.py). Standard library only."""
