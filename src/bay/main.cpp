@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
   SessionManager sessions(io.get_executor(), **store, driver, clock, settings);
   SandboxService sandboxes(**store, sessions, driver, config, clock);
   CapabilityService capabilities(**store, sandboxes, clock);
+  CargoService cargos(**store, driver, config, clock);
+  GcService gc(io.get_executor(), **store, driver, sessions, sandboxes, cargos, config, clock);
+  IdempotencyService idempotency(io.get_executor(), **store, config, clock);
+  SkillService skills(**store, clock);
   std::optional<Authenticator> auth;
   std::optional<BayApp> app;
   std::optional<http::Server> server;
@@ -124,7 +128,8 @@ int main(int argc, char** argv) {
     auth.emplace(std::move(*a));
     spdlog::info("driver: {}", driver.describe());
     co_await sessions.recover();
-    app.emplace(BayApp{config, clock, **store, driver, sessions, sandboxes, capabilities, *auth});
+    app.emplace(BayApp{config, clock, **store, driver, sessions, sandboxes, capabilities, *auth,
+                       cargos, gc, idempotency, skills});
     server.emplace(io, make_router(*app), [](const Error& e, const http::Exchange& ex) {
       return v1_error_response(e, ex);
     });
@@ -135,6 +140,7 @@ int main(int argc, char** argv) {
       co_return;
     }
     server->start();
+    gc.start_scheduler();
     auto port = server->tcp_ports().front();
     spdlog::info("bay {} listening on http://{}:{} (data in {})", kBayVersion, config.host, port,
                  config.data_dir);
@@ -153,6 +159,7 @@ int main(int argc, char** argv) {
     // Sessions are left running on purpose: a restarted Bay re-attaches to them.
     spdlog::info("signal {}: stopping (sessions keep running)", sig);
     if (server) server->stop();
+    gc.stop_scheduler();
     io.stop();
   });
   io.run();

@@ -8,9 +8,13 @@
 #include "bay/config/config.hpp"
 #include "bay/domain/auth.hpp"
 #include "bay/domain/capability_service.hpp"
+#include "bay/domain/cargo_service.hpp"
 #include "bay/domain/clock.hpp"
+#include "bay/domain/gc_service.hpp"
+#include "bay/domain/idempotency.hpp"
 #include "bay/domain/sandbox_service.hpp"
 #include "bay/domain/session_manager.hpp"
+#include "bay/domain/skill_service.hpp"
 #include "bay/drivers/driver.hpp"
 #include "bay/store/store.hpp"
 
@@ -25,6 +29,10 @@ struct BayApp {
   SandboxService& sandboxes;
   CapabilityService& capabilities;
   const Authenticator& auth;
+  CargoService& cargos;
+  GcService& gc;
+  IdempotencyService& idempotency;
+  SkillService& skills;
 };
 
 }  // namespace shipyard::bay

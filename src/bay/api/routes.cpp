@@ -23,6 +23,11 @@ http::Handler v1_route(BayApp& app, V1Handler h) {
       Reply& reply = **r;
       if (reply.no_content) {
         co_await ex.respond(http::Response::no_content());
+      } else if (reply.raw) {
+        http::Response res;
+        res.status = reply.status;
+        res.body = std::move(*reply.raw);
+        co_await ex.respond(std::move(res));
       } else {
         co_await ex.respond(http::Response::json(reply.status, reply.body));
       }
@@ -35,6 +40,12 @@ boost::asio::awaitable<Result<json::object>> read_json(http::Exchange& ex, BayAp
   auto body = co_await ex.read_body(app.config.max_json_body);
   if (!body) co_return std::move(body).error();
   co_return parse_object(*body, optional_body);
+}
+
+std::optional<std::string> idempotency_key(const http::Exchange& ex) {
+  auto it = ex.request_header().find("Idempotency-Key");
+  if (it == ex.request_header().end()) return std::nullopt;
+  return std::string(it->value());
 }
 
 void QueryReader::violation(std::string_view name, std::string msg, std::string type) {
@@ -107,6 +118,9 @@ BayRouter make_router(BayApp& app) {
   add_capability_routes(r, app);
   add_transfer_routes(r, app);
   add_history_routes(r, app);
+  add_cargo_routes(r, app);
+  add_admin_routes(r, app);
+  add_skill_routes(r, app);
   return r;
 }
 

@@ -18,12 +18,16 @@ struct Reply {
   http::bhttp::status status = http::bhttp::status::ok;
   json::value body;
   bool no_content = false;
+  std::optional<std::string> raw;  // an exact body to send instead of `body` (replays)
 
-  static Reply ok(json::value b) { return Reply{http::bhttp::status::ok, std::move(b), false}; }
+  static Reply ok(json::value b) { return Reply{http::bhttp::status::ok, std::move(b), false, {}}; }
   static Reply created(json::value b) {
-    return Reply{http::bhttp::status::created, std::move(b), false};
+    return Reply{http::bhttp::status::created, std::move(b), false, {}};
   }
-  static Reply none() { return Reply{http::bhttp::status::no_content, nullptr, true}; }
+  static Reply none() { return Reply{http::bhttp::status::no_content, nullptr, true, {}}; }
+  static Reply stored(unsigned status, std::string body) {
+    return Reply{static_cast<http::bhttp::status>(status), nullptr, false, std::move(body)};
+  }
 };
 
 // A v1 handler: runs after authentication with the caller's owner. Returning nullopt
@@ -35,6 +39,9 @@ http::Handler v1_route(BayApp& app, V1Handler h);
 // Reads an optional JSON object body (absent or empty → {}), bounded by the config.
 boost::asio::awaitable<Result<json::object>> read_json(http::Exchange& ex, BayApp& app,
                                                        bool optional_body);
+
+// The Idempotency-Key header: nullopt when absent (an empty value is present and invalid).
+std::optional<std::string> idempotency_key(const http::Exchange& ex);
 
 // Query-string parsing with 422 for schema violations (§2.6, §2.9).
 class QueryReader {
@@ -61,6 +68,9 @@ void add_sandbox_routes(BayRouter& r, BayApp& app);
 void add_capability_routes(BayRouter& r, BayApp& app);
 void add_transfer_routes(BayRouter& r, BayApp& app);
 void add_history_routes(BayRouter& r, BayApp& app);
+void add_cargo_routes(BayRouter& r, BayApp& app);
+void add_admin_routes(BayRouter& r, BayApp& app);
+void add_skill_routes(BayRouter& r, BayApp& app);
 
 BayRouter make_router(BayApp& app);
 

@@ -40,9 +40,20 @@ Awaitable create(http::Exchange& ex, BayApp& app, const std::string& owner) {
   req.ttl = r.optional_int("ttl", 0);
   req.cargo_id = r.optional_string("cargo_id");
   if (!r.ok()) co_return r.error();
-  auto s = co_await app.sandboxes.create(owner, std::move(req));
-  if (!s) co_return std::move(s).error();
-  co_return Reply::created(sandbox_json(*s, std::nullopt));
+  // The fingerprinted body after defaults, in a fixed field order (§7).
+  json::object canonical{
+      {"profile", req.profile},
+      {"ttl", req.ttl ? json::value(*req.ttl) : json::value(nullptr)},
+      {"cargo_id", req.cargo_id ? json::value(json::string(*req.cargo_id)) : json::value(nullptr)}};
+  IdempotencyService::Work work = [&]() -> asio::awaitable<Result<StoredResponse>> {
+    auto s = co_await app.sandboxes.create(owner, req);
+    if (!s) co_return std::move(s).error();
+    co_return StoredResponse{201, json::serialize(sandbox_json(*s, std::nullopt))};
+  };
+  auto res = co_await app.idempotency.run(owner, idempotency_key(ex), "POST",
+                                          std::string(ex.path()), json::serialize(canonical), work);
+  if (!res) co_return std::move(res).error();
+  co_return Reply::stored(res->status, std::move(res->body));
 }
 
 Awaitable list(http::Exchange& ex, BayApp& app, const std::string& owner) {
@@ -80,9 +91,17 @@ Awaitable extend_ttl(http::Exchange& ex, BayApp& app, const std::string& owner) 
   if (!body->contains("extend_by")) r.violation("extend_by", "Field required", "missing");
   auto by = r.optional_int("extend_by");
   if (!r.ok()) co_return r.error();
-  auto s = co_await app.sandboxes.extend_ttl(owner, std::string(ex.params().get("id")), *by);
-  if (!s) co_return std::move(s).error();
-  co_return Reply::ok(sandbox_json(*s, std::nullopt));
+  std::string id(ex.params().get("id"));
+  json::object canonical{{"extend_by", *by}};
+  IdempotencyService::Work work = [&]() -> asio::awaitable<Result<StoredResponse>> {
+    auto s = co_await app.sandboxes.extend_ttl(owner, id, *by);
+    if (!s) co_return std::move(s).error();
+    co_return StoredResponse{200, json::serialize(sandbox_json(*s, std::nullopt))};
+  };
+  auto res = co_await app.idempotency.run(owner, idempotency_key(ex), "POST",
+                                          std::string(ex.path()), json::serialize(canonical), work);
+  if (!res) co_return std::move(res).error();
+  co_return Reply::stored(res->status, std::move(res->body));
 }
 
 Awaitable keepalive(http::Exchange& ex, BayApp& app, const std::string& owner) {

@@ -70,6 +70,19 @@ json::object execution_json(const Execution& e) {
       {"created_at", format_timestamp(e.created_at)}};
 }
 
+json::object cargo_json(const Cargo& c) {
+  // "docker_volume" whatever the storage: Shipyard Neo clients compare against it (§10.1).
+  json::value managed_by = nullptr;
+  if (c.managed_by_sandbox_id) managed_by = json::string(*c.managed_by_sandbox_id);
+  return json::object{{"id", c.id},
+                      {"managed", c.managed},
+                      {"managed_by_sandbox_id", managed_by},
+                      {"backend", "docker_volume"},
+                      {"size_limit_mb", c.size_limit_mb},
+                      {"created_at", format_timestamp(c.created_at)},
+                      {"last_accessed_at", format_timestamp(c.last_accessed_at)}};
+}
+
 json::object profile_json(const Profile& p, bool detail) {
   json::object resources{{"cpus", p.resources.cpus}, {"memory", p.resources.memory}};
   json::object o{{"id", p.id},

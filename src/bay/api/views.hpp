@@ -13,6 +13,7 @@ namespace shipyard::bay {
 json::value timestamp_or_null(const std::optional<TimePoint>& t);
 json::object sandbox_json(const SandboxState& s, std::optional<json::array> containers);
 json::object execution_json(const Execution& e);
+json::object cargo_json(const Cargo& c);
 json::object profile_json(const Profile& p, bool detail);
 // The profile's capabilities that a Ship serves, sorted (containers[].capabilities).
 json::array ship_capabilities(const Profile& p);

@@ -99,6 +99,17 @@ struct Annotation {
   std::optional<std::string> notes;
 };
 
+// A remembered successful answer to an idempotent request (§7).
+struct IdempotencyRecord {
+  std::string owner;
+  std::string key;
+  std::string fingerprint;  // hex SHA-256 of METHOD:PATH:canonical body
+  int status = 0;
+  std::string body;  // the exact bytes answered the first time
+  TimePoint created_at;
+  TimePoint expires_at;
+};
+
 // Keyset position for cursor pagination: items strictly after (created_at, id).
 struct ListCursor {
   TimePoint created_at;

@@ -364,6 +364,30 @@ std::vector<std::string> SessionManager::sandboxes_with_sessions() const {
   return out;
 }
 
+asio::awaitable<bool> SessionManager::reclaim_if_idle(const std::string& sandbox_id,
+                                                      TimePoint now) {
+  auto it = runtimes_.find(sandbox_id);
+  if (it == runtimes_.end()) co_return false;
+  auto rt = it->second;
+  // Checked and removed without a suspension point in between: a call that arrives later
+  // finds no session and starts a fresh one; a call already in flight blocks reclaim.
+  if (rt->state != State::kReady || rt->inflight > 0 || !rt->idle_expires_at ||
+      *rt->idle_expires_at >= now) {
+    co_return false;
+  }
+  runtimes_.erase(it);
+  spdlog::info("sandbox {}: reclaiming idle session {}", sandbox_id, rt->session_id);
+  co_await retire(rt);
+  co_return true;
+}
+
+bool SessionManager::knows_session(const std::string& session_id) const {
+  for (const auto& [id, rt] : runtimes_) {
+    if (rt->session_id == session_id) return true;
+  }
+  return false;
+}
+
 asio::awaitable<void> SessionManager::recover() {
   auto sessions = co_await store_.list_active_sessions();
   if (!sessions) {

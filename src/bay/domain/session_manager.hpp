@@ -105,6 +105,13 @@ class SessionManager {
   // Sandboxes with a ready session (for idle reclaim).
   std::vector<std::string> sandboxes_with_sessions() const;
 
+  // Idle reclaim (§6.3, §13.1): destroys the session if, checked atomically now, it is
+  // ready, has no call in flight and its idle deadline passed. Returns whether it did.
+  boost::asio::awaitable<bool> reclaim_if_idle(const std::string& sandbox_id, TimePoint now);
+
+  // Whether any session (starting or ready) currently uses the given runtime session id.
+  bool knows_session(const std::string& session_id) const;
+
  private:
   friend class SessionLease;
 

@@ -69,6 +69,12 @@ class SqliteDb {
                                                       const std::string& execution_id,
                                                       const Annotation& a);
 
+  // --- idempotency keys (sqlite_idempotency.cpp)
+  Result<std::optional<IdempotencyRecord>> find_idempotency(const std::string& owner,
+                                                            const std::string& key);
+  Status save_idempotency(const IdempotencyRecord& r);
+  Result<std::int64_t> purge_idempotency(TimePoint now);
+
   // --- settings
   Result<std::optional<std::string>> get_setting(const std::string& key);
   Status put_setting(const std::string& key, const std::string& value);

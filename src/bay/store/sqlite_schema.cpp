@@ -105,8 +105,121 @@ CREATE TABLE uid_sequence (
 ) STRICT;
 )sql";
 
+// Skills lifecycle (bay-api-v1.md §12). Everything is owner-scoped and soft-deleted.
+// Invariants the API promises are also constraints, so that a bug cannot break them
+// silently: versions are unique per (owner, skill key) and at most one release of a key is
+// active. JSON columns hold serialised JSON text.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE skill_payloads (
+  id         TEXT PRIMARY KEY NOT NULL,  -- blob-<12hex>; clients see "blob:" || id
+  owner      TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  payload    TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE skill_candidates (
+  seq                   INTEGER PRIMARY KEY AUTOINCREMENT,  -- breaks created_at ties
+  id                    TEXT NOT NULL UNIQUE,
+  owner                 TEXT NOT NULL,
+  skill_key             TEXT NOT NULL,
+  scenario_key          TEXT,
+  payload_ref           TEXT,
+  skill_type            TEXT NOT NULL,
+  auto_release_eligible INTEGER NOT NULL CHECK (auto_release_eligible IN (0, 1)),
+  auto_release_reason   TEXT,
+  summary               TEXT,
+  usage_notes           TEXT,
+  preconditions         TEXT,
+  postconditions        TEXT,
+  source_execution_ids  TEXT NOT NULL,  -- JSON array of strings
+  status                TEXT NOT NULL CHECK (status IN ('draft', 'evaluating', 'promoted',
+                          'promoted_canary', 'promoted_stable', 'rejected', 'rolled_back')),
+  latest_score          REAL,
+  latest_pass           INTEGER CHECK (latest_pass IN (0, 1)),
+  last_evaluated_at     INTEGER,
+  promotion_release_id  TEXT,  -- no foreign key: reset when its release is deleted
+  created_by            TEXT,
+  created_at            INTEGER NOT NULL,
+  updated_at            INTEGER NOT NULL,
+  deleted_at            INTEGER,
+  deleted_by            TEXT,
+  delete_reason         TEXT
+) STRICT;
+CREATE INDEX skill_candidates_live ON skill_candidates (owner, created_at DESC, seq DESC)
+  WHERE deleted_at IS NULL;
+CREATE INDEX skill_candidates_live_by_key
+  ON skill_candidates (owner, skill_key, created_at DESC, seq DESC) WHERE deleted_at IS NULL;
+CREATE INDEX skill_candidates_by_release ON skill_candidates (promotion_release_id)
+  WHERE promotion_release_id IS NOT NULL;
+
+CREATE TABLE skill_evaluations (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           TEXT NOT NULL UNIQUE,
+  owner        TEXT NOT NULL,
+  candidate_id TEXT NOT NULL REFERENCES skill_candidates (id),
+  benchmark_id TEXT,
+  score        REAL,
+  passed       INTEGER NOT NULL CHECK (passed IN (0, 1)),
+  report       TEXT,
+  evaluated_by TEXT,
+  created_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX skill_evaluations_by_candidate ON skill_evaluations (candidate_id, created_at);
+
+CREATE TABLE skill_releases (
+  seq                   INTEGER PRIMARY KEY AUTOINCREMENT,  -- breaks promoted_at ties
+  id                    TEXT NOT NULL UNIQUE,
+  owner                 TEXT NOT NULL,
+  skill_key             TEXT NOT NULL,
+  candidate_id          TEXT NOT NULL REFERENCES skill_candidates (id),
+  version               INTEGER NOT NULL CHECK (version >= 1),
+  stage                 TEXT NOT NULL CHECK (stage IN ('canary', 'stable')),
+  is_active             INTEGER NOT NULL CHECK (is_active IN (0, 1)),
+  release_mode          TEXT NOT NULL CHECK (release_mode IN ('manual', 'auto')),
+  promoted_by           TEXT,
+  promoted_at           INTEGER NOT NULL,
+  rollback_of           TEXT,
+  auto_promoted_from    TEXT,
+  health_window_end_at  INTEGER,
+  upgrade_of_release_id TEXT,
+  upgrade_reason        TEXT,
+  change_summary        TEXT,
+  deleted_at            INTEGER,
+  deleted_by            TEXT,
+  delete_reason         TEXT,
+  -- Deleted releases keep their version: a new one never reuses it (§12.7).
+  UNIQUE (owner, skill_key, version)
+) STRICT;
+CREATE UNIQUE INDEX skill_releases_one_active ON skill_releases (owner, skill_key)
+  WHERE is_active = 1;
+CREATE INDEX skill_releases_live ON skill_releases (owner, promoted_at DESC, seq DESC)
+  WHERE deleted_at IS NULL;
+CREATE INDEX skill_releases_live_by_key
+  ON skill_releases (owner, skill_key, promoted_at DESC, seq DESC) WHERE deleted_at IS NULL;
+CREATE INDEX skill_releases_by_candidate ON skill_releases (candidate_id);
+)sql";
+
+constexpr std::string_view kV3 = R"sql(
+-- Successful answers to idempotent requests (bay-api-v1.md §7), replayed byte for byte
+-- while unexpired. In-flight reservations live in memory only.
+CREATE TABLE idempotency_keys (
+  owner       TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  status      INTEGER NOT NULL,
+  body        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL,
+  PRIMARY KEY (owner, key)
+) STRICT;
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{"sandboxes, cargos, sessions, executions, settings, uid_sequence", kV1},
+    Migration{"skill payloads, candidates, evaluations, releases", kV2},
+    Migration{"idempotency keys", kV3},
 };
 
 }  // namespace

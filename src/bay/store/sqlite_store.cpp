@@ -210,6 +210,23 @@ Async<std::optional<Execution>> SqliteStore::annotate_execution(std::string owne
                  std::move(execution_id), std::move(a));
 }
 
+// ---------------------------------------------------------------- idempotency keys
+
+Async<std::optional<IdempotencyRecord>> SqliteStore::find_idempotency(std::string owner,
+                                                                      std::string key) {
+  SHIPYARD_ON_DB(find_idempotency, std::move(owner), std::move(key));
+}
+
+Async<void> SqliteStore::save_idempotency(IdempotencyRecord record) {
+  SHIPYARD_COUNT_WRITE();
+  SHIPYARD_ON_DB(save_idempotency, std::move(record));
+}
+
+Async<std::int64_t> SqliteStore::purge_idempotency(TimePoint now) {
+  SHIPYARD_COUNT_WRITE();
+  SHIPYARD_ON_DB(purge_idempotency, now);
+}
+
 // ---------------------------------------------------------------- settings
 
 Async<std::optional<std::string>> SqliteStore::get_setting(std::string key) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bay/store/skill_store.hpp"
 #include "bay/store/store.hpp"
 
 namespace shipyard::bay {
@@ -26,7 +27,7 @@ namespace sqlite {
 class SqliteDb;
 }
 
-class SqliteStore : public Store {
+class SqliteStore : public Store, public SkillStore {
  public:
   // Opens or creates the database at `path` (":memory:" for a private in-memory database),
   // applies pending schema migrations and refuses a database written by a newer Bay.
@@ -82,9 +83,41 @@ class SqliteStore : public Store {
                                                      std::string execution_id,
                                                      Annotation a) override;
 
+  // --- idempotency keys
+  Async<std::optional<IdempotencyRecord>> find_idempotency(std::string owner,
+                                                           std::string key) override;
+  Async<void> save_idempotency(IdempotencyRecord record) override;
+  Async<std::int64_t> purge_idempotency(TimePoint now) override;
+
   // --- settings
   Async<std::optional<std::string>> get_setting(std::string key) override;
   Async<void> put_setting(std::string key, std::string value) override;
+
+  // --- skills lifecycle (sqlite_skills.cpp). Their writes count as mutating calls for the
+  // test hooks below: insert_skill_payload, insert_candidate, record_evaluation,
+  // delete_candidate, apply_skill_plan, delete_release.
+  Async<void> insert_skill_payload(SkillPayload payload) override;
+  Async<std::optional<SkillPayload>> find_skill_payload(std::string owner, std::string id) override;
+  Async<std::vector<std::string>> missing_executions(std::string owner,
+                                                     std::vector<std::string> ids) override;
+  Async<void> insert_candidate(SkillCandidate candidate) override;
+  Async<std::optional<SkillCandidate>> find_candidate(std::string owner, std::string id) override;
+  Async<CandidatePage> list_candidates(CandidateQuery query) override;
+  Async<std::optional<SkillCandidate>> record_evaluation(SkillEvaluation evaluation,
+                                                         std::string status) override;
+  Async<CandidateDeletion> delete_candidate(std::string owner, std::string id,
+                                            Deletion deletion) override;
+  Async<std::optional<SkillRelease>> find_release(std::string owner, std::string id) override;
+  Async<ReleasePage> list_releases(ReleaseQuery query) override;
+  Async<std::optional<SkillRelease>> previous_release(std::string owner, std::string skill_key,
+                                                      std::int64_t below) override;
+  Async<SkillRelease> apply_skill_plan(std::string owner, std::string skill_key,
+                                       std::optional<std::string> candidate_id,
+                                       SkillPlanner planner) override;
+  Async<std::optional<SkillRelease>> delete_release(std::string owner, std::string id,
+                                                    Deletion deletion) override;
+  Async<std::vector<ExecutionSample>> release_samples(std::string owner, std::string release_id,
+                                                      TimePoint from, TimePoint to) override;
 
   // --- test hooks (fault injection, STYLE.md "make the N-th store call fail")
   // Mutating methods are the ones that may change the database: create_*, set_*, delete_*,

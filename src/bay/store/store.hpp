@@ -82,6 +82,12 @@ class Store {
                                                              std::string execution_id,
                                                              Annotation a) = 0;
 
+  // --- idempotency keys (§7): only successful answers are stored
+  virtual Async<std::optional<IdempotencyRecord>> find_idempotency(std::string owner,
+                                                                   std::string key) = 0;
+  virtual Async<void> save_idempotency(IdempotencyRecord record) = 0;  // insert or replace
+  virtual Async<std::int64_t> purge_idempotency(TimePoint now) = 0;    // drops expired rows
+
   // --- settings (small key/value facts such as the generated API key's hash)
   virtual Async<std::optional<std::string>> get_setting(std::string key) = 0;
   virtual Async<void> put_setting(std::string key, std::string value) = 0;
