@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # sandbox isolation and tools available inside sandboxes (bay-api-v1.md §14)
-  bubblewrap procps python3 python3-venv python3-pip python3-ipython
+  bubblewrap xfsprogs procps python3 python3-venv python3-pip python3-ipython
   python3-matplotlib python3-numpy python3-pandas python3-pil
   fonts-noto-cjk curl tar gzip coreutils
   # benchmarks

@@ -21,5 +21,6 @@ for preset in $presets; do
   SHIPYARD_BUILD_DIR="$root/build/$preset" SHIPYARD_PRESET="$preset" \
     .venv/bin/python -m pytest -c tests/integration/pytest.ini tests/integration tests/kernel \
     -q -p no:cacheprovider "$@"
+  ./scripts/test-sdk.sh "$preset"
 done
 echo "=== all tests passed"

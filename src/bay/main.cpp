@@ -101,6 +101,10 @@ int main(int argc, char** argv) {
   }
   ProcessDriver driver(io.get_executor(), config.driver.process, config.data_dir,
                        config.cargo_root);
+  if (auto q = driver.enable_size_limits(config.cargo_quota); !q) {
+    spdlog::critical("{}", q.error().message);
+    return 1;
+  }
   SystemClock clock;
   SessionSettings settings;
   settings.instance_id = config.gc.instance_id;

@@ -239,6 +239,15 @@ class BayProcess:
             pass
 
 
+def _unmount_cargos(data_dir: Path):
+    """Unmounts the per-cargo filesystems a Bay mounted (they outlive Bay on purpose)."""
+    prefix = str(data_dir) + "/"
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
+    for p in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", p], check=False)
+
+
 def _kill_leftover_runtimes(data_dir: Path):
     """Kills sandbox processes a failed test may have left behind (they outlive Bay)."""
     sessions = data_dir / "sessions"
@@ -274,6 +283,7 @@ def bay_factory(tmp_state):
             b.destroy_all()
         b.stop()
         _kill_leftover_runtimes(b.data_dir)
+        _unmount_cargos(b.data_dir)
 
 
 @pytest.fixture

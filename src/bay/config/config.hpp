@@ -111,6 +111,10 @@ struct BayConfig {
   DriverConfig driver;
   std::string cargo_root;  // default <data_dir>/cargos
   std::int64_t cargo_default_size_limit_mb = 1024;
+  // cargo.size_limits: how size_limit_mb is enforced: "image" (an ext4 image per cargo,
+  // loop-mounted; required), "auto" (the same when Bay is root and mkfs.ext4 exists, else
+  // not enforced, logged), "off".
+  std::string cargo_quota = "auto";
   std::string cargo_mount_path = "/workspace";
   SecurityConfig security;
   bool idempotency_enabled = true;

@@ -119,6 +119,7 @@ void decode_driver(Section s, BayConfig& cfg) {
 void decode_cargo(Section s, BayConfig& cfg) {
   if (s.str("root_path", cfg.cargo_root)) check_path(s.ctx(), s, "root_path", cfg.cargo_root);
   s.int64("default_size_limit_mb", cfg.cargo_default_size_limit_mb, 1);
+  s.choice("size_limits", cfg.cargo_quota, {"auto", "image", "off"});
   std::string mount;
   if (s.str("mount_path", mount) && mount != "/workspace") {
     // Clients, skills and the path rules of §8.2 all assume /workspace.

@@ -156,14 +156,22 @@ ProcessDriver::ProcessDriver(asio::any_io_executor io, ProcessDriverConfig cfg,
 
 ProcessDriver::~ProcessDriver() = default;
 
-std::string ProcessDriver::describe() const { return describe_probe(probe_, cfg_); }
+std::string ProcessDriver::describe() const {
+  return describe_probe(probe_, cfg_) + "; " + images_.describe();
+}
+
+Status ProcessDriver::enable_size_limits(const std::string& mode) {
+  auto c = CargoImages::set_up(mode, cargo_root_, probe_.facts.root);
+  if (!c) return std::move(c).error();
+  images_ = std::move(*c);
+  return {};
+}
 
 // --- cargos -----------------------------------------------------------------------
 
 asio::awaitable<Result<std::string>> ProcessDriver::create_cargo_storage(
-    std::string cargo_id, std::uint32_t host_uid, std::int64_t /*size_limit_mb*/) {
-  // The size limit is not enforced by this driver (no per-directory quotas).
-  auto job = [this, cargo_id, host_uid]() -> Result<std::string> {
+    std::string cargo_id, std::uint32_t host_uid, std::int64_t size_limit_mb) {
+  auto job = [this, cargo_id, host_uid, size_limit_mb]() -> Result<std::string> {
     if (!is_safe_id(cargo_id)) {
       return Error(ErrorCode::kInvalidArgument, "invalid cargo id: " + cargo_id);
     }
@@ -186,6 +194,10 @@ asio::awaitable<Result<std::string>> ProcessDriver::create_cargo_storage(
     if (probe_.facts.root && ::fchown(dir.get(), host_uid, host_uid) != 0) {
       return system_error("chown cargo", errno);
     }
+    if (auto q = images_.create(cargo_id, host_uid, size_limit_mb); !q) {
+      ::unlinkat(root.get(), cargo_id.c_str(), AT_REMOVEDIR);
+      return std::move(q).error().with_context("setting the size limit of " + cargo_id);
+    }
     return cargo_root_ + "/" + cargo_id;
   };
   auto r = co_await offload(pool_, std::move(job));
@@ -207,6 +219,8 @@ asio::awaitable<Status> ProcessDriver::delete_cargo_storage(std::string storage_
     }
     UniqueFd root(::open(cargo_root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) return errno == ENOENT ? Status{} : system_error("open " + cargo_root_, errno);
+    // Unmount first: deleting through the mount would only empty the image.
+    if (auto s = images_.remove(name); !s) return s;
     return remove_tree_at(root.get(), name);
   };
   auto s = co_await offload(pool_, std::move(job));
@@ -219,7 +233,11 @@ asio::awaitable<Status> ProcessDriver::delete_cargo_storage(std::string storage_
 asio::awaitable<Result<RuntimeHandle>> ProcessDriver::start(SessionSpec spec) {
   auto plan = plan_session(spec, cfg_, probe_.facts);
   if (!plan) co_return std::move(plan).error().with_context("planning session " + spec.session_id);
-  auto job = [this, p = std::move(*plan), spec]() { return launch(p, spec); };
+  auto job = [this, p = std::move(*plan), spec]() -> Result<Launched> {
+    // The cargo's own filesystem (size limit) is mounted the first time a session needs it.
+    if (auto m = images_.ensure_mounted(spec.cargo_id); !m) return std::move(m).error();
+    return launch(p, spec);
+  };
   auto launched = co_await offload(pool_, std::move(job));
   if (!launched) {
     co_return std::move(launched).error().with_context("starting session " + spec.session_id);

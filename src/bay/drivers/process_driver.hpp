@@ -19,6 +19,7 @@
 #include <string>
 
 #include "bay/config/config.hpp"
+#include "bay/drivers/cargo_images.hpp"
 #include "bay/drivers/driver.hpp"
 #include "bay/drivers/host_probe.hpp"
 #include "bay/drivers/sandbox_plan.hpp"
@@ -45,6 +46,10 @@ class ProcessDriver final : public Driver {
       std::string instance_id) override;
   std::string describe() const override;
 
+  // Sets up cargo size enforcement (cargo_images.hpp); blocking, call before serving.
+  // Fails only when `mode` is "image" and images cannot be used.
+  Status enable_size_limits(const std::string& mode);
+
   const HostFacts& facts() const { return probe_.facts; }
   const std::string& sessions_dir() const { return sessions_dir_; }
   const std::string& cargo_root() const { return cargo_root_; }
@@ -65,6 +70,7 @@ class ProcessDriver final : public Driver {
   std::string sessions_dir_;
   std::string cargo_root_;
   ProbeResult probe_;
+  CargoImages images_;
   // Outer bwrap processes started by this Bay, by runtime id, so that they are reaped.
   // Runtimes re-attached after a restart are children of init instead.
   std::map<std::string, std::unique_ptr<process::ChildProcess>> children_;

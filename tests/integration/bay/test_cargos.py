@@ -96,3 +96,22 @@ def test_bind_rules(bay_factory):
     assert bob.get("/v1/cargos").json()["items"] == []
     alice.delete(f"/v1/sandboxes/{sb['id']}")
     alice.delete(f"/v1/cargos/{ext}")
+
+
+# size_limit_mb is enforced: writes past it fail with "No space left on device" inside the
+# sandbox, and Bay and the sandbox keep working (files can be removed and written again).
+def test_size_limit(bay):
+    ext = bay.client.post("/v1/cargos", json={"size_limit_mb": 16}).json()["id"]
+    sb = bay.create(cargo_id=ext)["id"]
+    r = bay.shell(sb, "dd if=/dev/zero of=big bs=1M count=64 2>&1; echo rc=$?")
+    assert "No space left on device" in r["output"], r
+    r = bay.python(sb, "open('more.bin', 'wb').write(b'x' * (8 << 20))")
+    assert r["success"] is False and "No space left on device" in r["error"]
+    assert bay.client.get("/health").status_code == 200
+    assert bay.shell(sb, "rm big more.bin; echo ok > small.txt && cat small.txt")["output"] == "ok"
+    used = bay.shell(sb, "df -m --output=size /workspace | tail -1")["output"].strip()
+    assert int(used) <= 16
+    # The default limit applies to managed cargos too (1024 MiB).
+    other = bay.create()["id"]
+    size = int(bay.shell(other, "df -m --output=size /workspace | tail -1")["output"].strip())
+    assert 900 <= size <= 1024

@@ -1,0 +1,1 @@
+"""Tests of the shipyard_neo SDK."""

@@ -1,0 +1,1 @@
+"""Unit tests: every SDK call against a faked transport."""
