@@ -11,6 +11,8 @@ target_compile_options(shipyard_flags INTERFACE
   -Wno-restrict)
 target_compile_definitions(shipyard_flags INTERFACE
   BOOST_ASIO_NO_DEPRECATED BOOST_JSON_NO_LIB BOOST_URL_NO_LIB)
+# Lets the linker drop unused code (ship links with --gc-sections).
+target_compile_options(shipyard_flags INTERFACE -ffunction-sections -fdata-sections)
 if(SHIPYARD_WERROR)
   target_compile_options(shipyard_flags INTERFACE -Werror)
 endif()

@@ -216,10 +216,40 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
 )sql";
 
+// The legacy /ship API (legacy-api.md §11): a ship is a sandbox (same id) plus its legacy
+// lifetime; sessions are the X-SESSION-IDs attached to it. Rows are deleted, not
+// soft-deleted: a deleted ship leaves its (soft-deleted) sandbox behind as the record.
+constexpr std::string_view kV4 = R"sql(
+CREATE TABLE legacy_ships (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order, breaks created_at ties
+  id              TEXT NOT NULL UNIQUE REFERENCES sandboxes (id),
+  status          INTEGER NOT NULL CHECK (status IN (0, 1)),
+  ttl             INTEGER NOT NULL,
+  max_session_num INTEGER NOT NULL CHECK (max_session_num >= 1),
+  expires_at      INTEGER,
+  cpus            REAL,
+  memory          TEXT,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE legacy_sessions (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,  -- attachment order
+  id            TEXT NOT NULL UNIQUE,  -- the client's X-SESSION-ID
+  ship_id       TEXT NOT NULL REFERENCES legacy_ships (id),
+  expires_at    INTEGER NOT NULL,
+  initial_ttl   INTEGER NOT NULL,
+  last_activity INTEGER NOT NULL,
+  attached_at   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX legacy_sessions_by_ship ON legacy_sessions (ship_id);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{"sandboxes, cargos, sessions, executions, settings, uid_sequence", kV1},
     Migration{"skill payloads, candidates, evaluations, releases", kV2},
     Migration{"idempotency keys", kV3},
+    Migration{"legacy ships and sessions", kV4},
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bay/store/legacy_store.hpp"
 #include "bay/store/skill_store.hpp"
 #include "bay/store/store.hpp"
 
@@ -27,7 +28,7 @@ namespace sqlite {
 class SqliteDb;
 }
 
-class SqliteStore : public Store, public SkillStore {
+class SqliteStore : public Store, public SkillStore, public LegacyStore {
  public:
   // Opens or creates the database at `path` (":memory:" for a private in-memory database),
   // applies pending schema migrations and refuses a database written by a newer Bay.
@@ -118,6 +119,13 @@ class SqliteStore : public Store, public SkillStore {
                                                     Deletion deletion) override;
   Async<std::vector<ExecutionSample>> release_samples(std::string owner, std::string release_id,
                                                       TimePoint from, TimePoint to) override;
+
+  // --- legacy /ship API (sqlite_legacy.cpp). save_legacy_ship and delete_legacy_ship count
+  // as mutating calls for the test hooks below.
+  Async<void> save_legacy_ship(LegacyShip ship, std::vector<LegacySession> sessions) override;
+  Async<void> delete_legacy_ship(std::string id) override;
+  Async<std::vector<LegacyShip>> list_legacy_ships() override;
+  Async<std::vector<LegacySession>> list_legacy_sessions() override;
 
   // --- test hooks (fault injection, STYLE.md "make the N-th store call fail")
   // Mutating methods are the ones that may change the database: create_*, set_*, delete_*,

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <vector>
 
@@ -152,7 +153,10 @@ Awaitable list_dir(http::Exchange& ex, ShipContext& ctx) {
 
 // ---------------------------------------------------------------- upload
 
-constexpr std::size_t kUploadChunk = 256 * 1024;
+constexpr std::size_t kUploadChunk = 1024 * 1024;
+// File data is gathered into batches of this size; one batch is written on the blocking
+// pool while the next piece of the body is read from the socket.
+constexpr std::size_t kWriteBatch = 1024 * 1024;
 constexpr std::size_t kMaxFieldBytes = 8192;
 
 // A spool for a `file` part that arrives before `file_path`: an unnamed temporary file in
@@ -193,6 +197,29 @@ Status copy_spool(int spool, fs::UploadSink& sink) {
   }
 }
 
+// Where the bytes of the `file` part go: the upload sink once the target is known, the
+// spool before that.
+struct FileTarget {
+  std::optional<fs::UploadSink>* sink;
+  int spool;
+  Status write(const char* p, std::size_t n) const {
+    return *sink ? (*sink)->write(p, n) : write_all(spool, p, n);
+  }
+};
+
+// Coroutine functions (not lambdas) so they can be awaited together; the results are
+// optional because awaiting in parallel needs default-constructible results.
+asio::awaitable<std::optional<Status>> write_batch(ShipContext& ctx, FileTarget target,
+                                                   const std::vector<char>* batch) {
+  auto job = [target, batch] { return target.write(batch->data(), batch->size()); };
+  co_return co_await offload(ctx, std::move(job));
+}
+
+asio::awaitable<std::optional<Result<std::size_t>>> read_piece(http::Exchange& ex,
+                                                               asio::mutable_buffer buf) {
+  co_return co_await ex.read_some(buf);
+}
+
 Awaitable upload(http::Exchange& ex, ShipContext& ctx) {
   auto scope = ctx.scope(ex);
   if (!scope) co_return std::move(scope).error();
@@ -208,12 +235,34 @@ Awaitable upload(http::Exchange& ex, ShipContext& ctx) {
   enum class Current { kNone, kFile, kPath, kOther } current = Current::kNone;
   bool have_file = false;
   std::string field;
+  std::vector<char> gathering;  // file data not yet handed to a write
+  std::vector<char> ready;      // a full batch, written while the next read runs
+  gathering.reserve(kWriteBatch);
+  auto target = [&] { return FileTarget{&sink, spool.get()}; };
+  // Writes `ready` now (when a second batch fills before the next read).
+  auto drain_ready = [&]() -> asio::awaitable<Status> {
+    if (ready.empty()) co_return Status{};
+    auto op = write_batch(ctx, target(), &ready);
+    auto st = co_await std::move(op);
+    ready.clear();
+    co_return std::move(*st);
+  };
   for (bool done = false; !done;) {
     auto ev = parser.next();
     if (!ev) co_return std::move(ev).error();
     switch (*ev) {
       case http::MultipartParser::EventKind::kNeedMore: {
-        auto n = co_await ex.read_some(asio::buffer(buf));
+        Result<std::size_t> n = std::size_t{0};
+        if (!ready.empty()) {
+          using namespace boost::asio::experimental::awaitable_operators;
+          auto both = write_batch(ctx, target(), &ready) && read_piece(ex, asio::buffer(buf));
+          auto [written, got] = co_await std::move(both);
+          ready.clear();
+          if (!*written) co_return std::move(*written).error();
+          n = std::move(*got);
+        } else {
+          n = co_await ex.read_some(asio::buffer(buf));
+        }
         if (!n) co_return std::move(n).error();
         if (*n == 0) {
           parser.finish();
@@ -248,12 +297,12 @@ Awaitable upload(http::Exchange& ex, ShipContext& ctx) {
       case http::MultipartParser::EventKind::kData: {
         std::string_view d = parser.data();
         if (current == Current::kFile) {
-          auto job = [&] {
-            return sink ? sink->write(d.data(), d.size())
-                        : write_all(spool.get(), d.data(), d.size());
-          };
-          Status st = co_await offload(ctx, std::move(job));
-          if (!st) co_return std::move(st).error();
+          gathering.insert(gathering.end(), d.begin(), d.end());
+          if (gathering.size() >= kWriteBatch) {
+            if (auto st = co_await drain_ready(); !st) co_return std::move(st).error();
+            ready.swap(gathering);
+            gathering.clear();
+          }
         } else if (current == Current::kPath) {
           if (field.size() + d.size() > kMaxFieldBytes) {
             co_return schema_error("body", "file_path", "file_path is too long", "string_too_long");
@@ -263,6 +312,12 @@ Awaitable upload(http::Exchange& ex, ShipContext& ctx) {
         break;
       }
       case http::MultipartParser::EventKind::kPartEnd:
+        if (current == Current::kFile) {
+          if (auto st = co_await drain_ready(); !st) co_return std::move(st).error();
+          ready.swap(gathering);
+          gathering.clear();
+          if (auto st = co_await drain_ready(); !st) co_return std::move(st).error();
+        }
         if (current == Current::kPath) file_path = field;
         current = Current::kNone;
         break;

@@ -41,13 +41,16 @@ std::string unquote(std::string_view v) {
 }
 
 std::optional<std::string> read_small_file(const stdfs::path& p, std::size_t limit) {
+  // Sized by the file itself: skill files are a few KiB, and a buffer of `limit` bytes
+  // would touch (and keep) megabytes of memory for nothing.
+  std::error_code ec;
+  auto size = stdfs::file_size(p, ec);
+  if (ec || size > limit) return std::nullopt;
   std::ifstream in(p, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string data;
-  data.resize(limit + 1);
+  std::string data(static_cast<std::size_t>(size), '\0');
   in.read(data.data(), static_cast<std::streamsize>(data.size()));
   data.resize(static_cast<std::size_t>(in.gcount()));
-  if (data.size() > limit) return std::nullopt;
   return data;
 }
 
