@@ -16,6 +16,7 @@
 #include "bay/api/routes.hpp"
 #include "bay/config/config.hpp"
 #include "bay/drivers/process_driver.hpp"
+#include "bay/legacy/legacy_service.hpp"
 #include "bay/store/sqlite_store.hpp"
 #include "bay/version.hpp"
 #include "common/log.hpp"
@@ -115,6 +116,10 @@ int main(int argc, char** argv) {
   GcService gc(io.get_executor(), **store, driver, sessions, sandboxes, cargos, config, clock);
   IdempotencyService idempotency(io.get_executor(), **store, config, clock);
   SkillService skills(**store, clock);
+  // The legacy /ship API; its log endpoint reads the process driver's capture of Ship's
+  // output (last 1 MiB).
+  legacy::LegacyService legacy(io.get_executor(), **store, **store, sandboxes, sessions, config,
+                               clock, legacy::file_log_reader(driver.sessions_dir(), 1 << 20));
   std::optional<Authenticator> auth;
   std::optional<BayApp> app;
   std::optional<http::Server> server;
@@ -132,11 +137,13 @@ int main(int argc, char** argv) {
     auth.emplace(std::move(*a));
     spdlog::info("driver: {}", driver.describe());
     co_await sessions.recover();
+    co_await legacy.recover();
     app.emplace(BayApp{config, clock, **store, driver, sessions, sandboxes, capabilities, *auth,
-                       cargos, gc, idempotency, skills});
-    server.emplace(io, make_router(*app), [](const Error& e, const http::Exchange& ex) {
-      return v1_error_response(e, ex);
-    });
+                       cargos, gc, idempotency, skills, legacy});
+    server.emplace(io, make_router(*app),
+                   [legacy_api = config.legacy.enabled](const Error& e, const http::Exchange& ex) {
+                     return error_response(e, ex, legacy_api);
+                   });
     if (auto s = server->listen_tcp(config.host, static_cast<std::uint16_t>(config.port)); !s) {
       spdlog::critical("{}", s.error().message);
       exit_code = 1;
@@ -145,6 +152,8 @@ int main(int argc, char** argv) {
     }
     server->start();
     gc.start_scheduler();
+    // Legacy ships stop at expiry whether or not the legacy routes are served.
+    legacy.start_reaper();
     auto port = server->tcp_ports().front();
     spdlog::info("bay {} listening on http://{}:{} (data in {})", kBayVersion, config.host, port,
                  config.data_dir);
@@ -164,6 +173,7 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping (sessions keep running)", sig);
     if (server) server->stop();
     gc.stop_scheduler();
+    legacy.stop_reaper();
     io.stop();
   });
   io.run();

@@ -16,6 +16,7 @@
 #include "bay/domain/session_manager.hpp"
 #include "bay/domain/skill_service.hpp"
 #include "bay/drivers/driver.hpp"
+#include "bay/legacy/legacy_service.hpp"
 #include "bay/store/store.hpp"
 
 namespace shipyard::bay {
@@ -33,6 +34,7 @@ struct BayApp {
   GcService& gc;
   IdempotencyService& idempotency;
   SkillService& skills;
+  legacy::LegacyService& legacy;
 };
 
 }  // namespace shipyard::bay

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bay/api/legacy_errors.hpp"
 #include "common/json.hpp"
 #include "common/random.hpp"
 
@@ -101,6 +102,11 @@ http::Response v1_error_response(const Error& e, const http::Exchange& ex) {
   if (ex.request_id.empty()) r.headers.emplace_back("X-Request-Id", request_id);
   if (e.code == ErrorCode::kUnauthorized) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
+}
+
+http::Response error_response(const Error& e, const http::Exchange& ex, bool legacy_api) {
+  if (legacy_api && is_legacy_path(ex.path())) return legacy_error_response(e, ex);
+  return v1_error_response(e, ex);
 }
 
 }  // namespace shipyard::bay

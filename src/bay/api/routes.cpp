@@ -121,6 +121,7 @@ BayRouter make_router(BayApp& app) {
   add_cargo_routes(r, app);
   add_admin_routes(r, app);
   add_skill_routes(r, app);
+  add_legacy_routes(r, app);
   return r;
 }
 

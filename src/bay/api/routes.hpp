@@ -71,6 +71,8 @@ void add_history_routes(BayRouter& r, BayApp& app);
 void add_cargo_routes(BayRouter& r, BayApp& app);
 void add_admin_routes(BayRouter& r, BayApp& app);
 void add_skill_routes(BayRouter& r, BayApp& app);
+// The legacy /ship API (legacy-api.md); adds nothing when legacy.enabled is false.
+void add_legacy_routes(BayRouter& r, BayApp& app);
 
 BayRouter make_router(BayApp& app);
 

@@ -334,11 +334,12 @@ class Writer final : public ShipBodyWriter {
 }  // namespace
 
 asio::awaitable<Result<std::unique_ptr<ShipBodyReader>>> ShipClient::get_stream(
-    std::string target, SteadyTime deadline) {
+    std::string target, SteadyTime deadline, std::string session_header) {
   auto conn = co_await acquire(deadline, /*fresh=*/true);
   if (!conn) co_return std::move(conn).error();
   bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
   req.set(bhttp::field::host, "ship");
+  if (!session_header.empty()) req.set("X-SESSION-ID", session_header);
   req.keep_alive(false);
   (*conn)->stream.expires_at(deadline);
   auto [ec, n] = co_await bhttp::async_write((*conn)->stream, req, kTuple);
@@ -349,11 +350,13 @@ asio::awaitable<Result<std::unique_ptr<ShipBodyReader>>> ShipClient::get_stream(
 }
 
 asio::awaitable<Result<std::unique_ptr<ShipBodyWriter>>> ShipClient::post_stream(
-    std::string target, std::string content_type, SteadyTime deadline) {
+    std::string target, std::string content_type, SteadyTime deadline,
+    std::string session_header) {
   auto conn = co_await acquire(deadline, /*fresh=*/true);
   if (!conn) co_return std::move(conn).error();
   bhttp::request<bhttp::empty_body> req{bhttp::verb::post, target, 11};
   req.set(bhttp::field::host, "ship");
+  if (!session_header.empty()) req.set("X-SESSION-ID", session_header);
   req.set(bhttp::field::content_type, content_type);
   req.chunked(true);
   req.keep_alive(false);

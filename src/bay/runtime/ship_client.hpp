@@ -82,10 +82,12 @@ class ShipClient {
                                                          SteadyTime deadline,
                                                          std::size_t max_body = 16u << 20);
 
-  boost::asio::awaitable<Result<std::unique_ptr<ShipBodyReader>>> get_stream(std::string target,
-                                                                             SteadyTime deadline);
+  // Streaming transfers. `session_header` (legacy API) is sent as X-SESSION-ID when set.
+  boost::asio::awaitable<Result<std::unique_ptr<ShipBodyReader>>> get_stream(
+      std::string target, SteadyTime deadline, std::string session_header = {});
   boost::asio::awaitable<Result<std::unique_ptr<ShipBodyWriter>>> post_stream(
-      std::string target, std::string content_type, SteadyTime deadline);
+      std::string target, std::string content_type, SteadyTime deadline,
+      std::string session_header = {});
 
   // Drops every pooled connection (the runtime is gone or replaced).
   void reset();
