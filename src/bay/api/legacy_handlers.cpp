@@ -311,8 +311,8 @@ Awaitable extend_ttl(http::Exchange& ex, BayApp& app) {
 
 Awaitable forward(BayApp& app, std::string id, std::string sid, std::string type,
                   json::object payload) {
-  auto data = co_await app.legacy.exec(std::move(id), std::move(sid), std::move(type),
-                                       std::move(payload));
+  auto data =
+      co_await app.legacy.exec(std::move(id), std::move(sid), std::move(type), std::move(payload));
   if (!data) co_return std::move(data).error();
   co_return Reply::ok(
       json::object{{"success", true}, {"data", std::move(*data)}, {"error", nullptr}});
@@ -381,7 +381,7 @@ Awaitable exec_alias(http::Exchange& ex, BayApp& app) {
 // Ship's error for a transfer: a path escape stays 403, a missing download 404, anything
 // else is a 400.
 Error transfer_error(unsigned status, std::string_view body, bool download) {
-  ErrorCode code = status == 403                ? ErrorCode::kForbidden
+  ErrorCode code = status == 403               ? ErrorCode::kForbidden
                    : status == 404 && download ? ErrorCode::kNotFound
                                                : ErrorCode::kInvalidArgument;
   return Error(code, legacy::ship_returned(status, body));
@@ -543,9 +543,9 @@ Awaitable upload(http::Exchange& ex, BayApp& app) {
     }
   }
   if (oversize) {
-    co_return Error(ErrorCode::kPayloadTooLarge,
-                    "File size (" + std::to_string(size) +
-                        " bytes) exceeds maximum allowed size (" + std::to_string(max) + " bytes)");
+    co_return Error(ErrorCode::kPayloadTooLarge, "File size (" + std::to_string(size) +
+                                                     " bytes) exceeds maximum allowed size (" +
+                                                     std::to_string(max) + " bytes)");
   }
   if (!have_file) co_return schema_error("body", "file", "Field required", "missing");
   if (!file_path) co_return schema_error("body", "file_path", "Field required", "missing");
@@ -635,7 +635,8 @@ Awaitable download(http::Exchange& ex, BayApp& app) {
   auto& r = **reader;
   if (r.status() != 200) {
     auto body = co_await r.read_rest(kErrorBodyLimit);
-    if (!body) co_return Error(ErrorCode::kInvalidArgument, "Connection error: " + body.error().message);
+    if (!body)
+      co_return Error(ErrorCode::kInvalidArgument, "Connection error: " + body.error().message);
     co_return transfer_error(r.status(), *body, true);
   }
   auto length = r.content_length();

@@ -1,10 +1,9 @@
 // LegacyService: the ship's runtime — starting it with the ship's resources, preparing a
 // session inside it, forwarding exec (§8.1) and the checks around transfers (§8.3, §8.4).
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -135,7 +134,8 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> LegacyService::runtime(Sh
       profile.resources.memory_bytes = *bytes;
     }
   }
-  const auto deadline = SteadyClock::now() + std::chrono::seconds(config_.legacy.ship_ready_timeout);
+  const auto deadline =
+      SteadyClock::now() + std::chrono::seconds(config_.legacy.ship_ready_timeout);
   co_return co_await sessions_.acquire(**sb, profile, **cargo, deadline);
 }
 
@@ -150,8 +150,8 @@ asio::awaitable<Status> LegacyService::prepare_session(SessionLease& lease,
                                          std::move(kernel_body), deadline, 64 * 1024, session_id);
   if (k && k->status == 200) co_return Status{};
   std::string cwd_target = "/shell/cwd";
-  auto c = co_await lease.ship().request(verb::get, std::move(cwd_target), std::string(),
-                                         deadline, 64 * 1024, session_id);
+  auto c = co_await lease.ship().request(verb::get, std::move(cwd_target), std::string(), deadline,
+                                         64 * 1024, session_id);
   if (c && c->status == 200) co_return Status{};
   if (!c && c.error().code == ErrorCode::kUpstream) lease.mark_broken();
   Error e(ErrorCode::kInternal, "Ship could not prepare the session workspace");
@@ -160,8 +160,7 @@ asio::awaitable<Status> LegacyService::prepare_session(SessionLease& lease,
 }
 
 asio::awaitable<Result<json::value>> LegacyService::exec(std::string id, std::string session_id,
-                                                         std::string type,
-                                                         json::object payload) {
+                                                         std::string type, json::object payload) {
   ShipPtr ship = find_ship(id);
   if (!ship || ship->phase != Phase::kRunning) co_return bad("Ship not found or not running");
   auto a = attached_.find(session_id);
@@ -216,8 +215,7 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> LegacyService::open_trans
 asio::awaitable<void> LegacyService::session_used(std::string id, std::string session_id) {
   ShipPtr ship = find_ship(id);
   auto a = attached_.find(session_id);
-  if (!ship || ship->phase != Phase::kRunning || a == attached_.end() ||
-      a->second.ship_id != id) {
+  if (!ship || ship->phase != Phase::kRunning || a == attached_.end() || a->second.ship_id != id) {
     co_return;
   }
   const TimePoint now = clock_.now();

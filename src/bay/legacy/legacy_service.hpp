@@ -129,7 +129,7 @@ class LegacyService {
     Phase phase = Phase::kStopped;
     std::uint64_t order = 0;  // creation order
     bool holds_slot = false;
-    bool gone = false;  // deleted or forgotten; coroutines holding it must stop
+    bool gone = false;   // deleted or forgotten; coroutines holding it must stop
     AsyncEvent settled;  // set when a start (create or restore) ends
     std::string last_logs;
   };

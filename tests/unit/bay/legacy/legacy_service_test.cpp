@@ -243,12 +243,14 @@ TEST_F(LegacyTest, WaitServesInOrder) {
   auto w2 = start(request("w2", 3600));
   ASSERT_TRUE(run_until(io, [&] { return legacy->waiting() == 2; }));
   ASSERT_TRUE(run(io, legacy->remove(b.ship.id)).ok());
-  ASSERT_TRUE(run_until(io, [&] { return w1->has_value(); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(run_until(
+      io, [&] { return w1->has_value(); }, std::chrono::seconds(30)));
   ASSERT_TRUE((*w1)->ok()) << (*w1)->error().message;
   EXPECT_FALSE(w2->has_value());
   clock.advance(seconds(60));
   EXPECT_EQ(run(io, legacy->sweep()), 1);  // a expires: w2 gets its slot
-  ASSERT_TRUE(run_until(io, [&] { return w2->has_value(); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(run_until(
+      io, [&] { return w2->has_value(); }, std::chrono::seconds(30)));
   ASSERT_TRUE((*w2)->ok()) << (*w2)->error().message;
   EXPECT_EQ(legacy->slots_in_use(), 2);
 
@@ -274,7 +276,8 @@ TEST_F(LegacyTest, AbandonedWaiterLeaves) {
   EXPECT_FALSE((*w1)->ok());
   EXPECT_EQ(legacy->waiting(), 1u);
   ASSERT_TRUE(run(io, legacy->remove(a.ship.id)).ok());
-  ASSERT_TRUE(run_until(io, [&] { return w2->has_value(); }, std::chrono::seconds(30)));
+  ASSERT_TRUE(run_until(
+      io, [&] { return w2->has_value(); }, std::chrono::seconds(30)));
   EXPECT_TRUE((*w2)->ok());
 }
 
@@ -282,8 +285,8 @@ TEST_F(LegacyTest, AbandonedWaiterLeaves) {
 TEST_F(LegacyTest, ConcurrentSameSessionGetsOneShip) {
   auto r1 = start(request("same"));
   auto r2 = start(request("same"));
-  ASSERT_TRUE(run_until(io, [&] { return r1->has_value() && r2->has_value(); },
-                        std::chrono::seconds(30)));
+  ASSERT_TRUE(run_until(
+      io, [&] { return r1->has_value() && r2->has_value(); }, std::chrono::seconds(30)));
   ASSERT_TRUE((*r1)->ok() && (*r2)->ok());
   EXPECT_EQ((**r1)->ship.id, (**r2)->ship.id);
   EXPECT_EQ(legacy->slots_in_use(), 1);
@@ -345,12 +348,11 @@ TEST_F(LegacyTest, V1DeleteIsNoticed) {
 // The ship's logs come from its runtime while it runs and from the last one once stopped.
 TEST_F(LegacyTest, Logs) {
   std::string seen;
-  legacy = std::make_unique<LegacyService>(
-      io.get_executor(), *store, *store, *sandboxes, *sessions, config, clock,
-      [&seen](const std::string& sid) {
-        seen = sid;
-        return "log of " + sid;
-      });
+  legacy = std::make_unique<LegacyService>(io.get_executor(), *store, *store, *sandboxes, *sessions,
+                                           config, clock, [&seen](const std::string& sid) {
+                                             seen = sid;
+                                             return "log of " + sid;
+                                           });
   auto a = ship(request("a", 10));
   auto logs = run(io, legacy->logs(a.ship.id));
   ASSERT_TRUE(logs.ok());
