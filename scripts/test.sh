@@ -19,7 +19,7 @@ for preset in $presets; do
   ctest --preset "$preset" -j"$(nproc)" --timeout 300
   echo "=== [$preset] integration tests"
   SHIPYARD_BUILD_DIR="$root/build/$preset" SHIPYARD_PRESET="$preset" \
-    .venv/bin/python -m pytest -c tests/integration/pytest.ini tests/integration tests/kernel \
+    .venv/bin/python -m pytest -c tests/integration/pytest.ini tests/integration tests/kernel tests/security \
     -q -p no:cacheprovider "$@"
   ./scripts/test-sdk.sh "$preset"
 done
