@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # sandbox isolation and tools available inside sandboxes (bay-api-v1.md §14)
-  bubblewrap xfsprogs procps python3 python3-venv python3-pip python3-ipython
+  bubblewrap slirp4netns xfsprogs procps python3 python3-venv python3-pip python3-ipython
   python3-matplotlib python3-numpy python3-pandas python3-pil
   fonts-noto-cjk curl tar gzip coreutils
   # benchmarks
@@ -38,6 +38,15 @@ if ((${#missing[@]})); then
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
   $sudo apt-get update -q
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# slirp4netns (network "outbound") runs as the sandbox's unprivileged uid and opens the
+# tun device itself; Debian's udev rules make it 0666, minimal hosts without udev may not.
+if [[ -c /dev/net/tun && $(stat -c %a /dev/net/tun) != 666 ]]; then
+  echo "setup: making /dev/net/tun usable by unprivileged users (0666, as udev does)" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo chmod 0666 /dev/net/tun
 fi
 
 # pnpm is not packaged by Debian 12; install it from the npm registry.

@@ -15,6 +15,7 @@
 #include "bay/api/errors.hpp"
 #include "bay/api/routes.hpp"
 #include "bay/config/config.hpp"
+#include "bay/domain/warm_pool.hpp"
 #include "bay/drivers/process_driver.hpp"
 #include "bay/legacy/legacy_service.hpp"
 #include "bay/store/sqlite_store.hpp"
@@ -40,6 +41,11 @@ struct Options {
   std::optional<std::string> config_file;
   std::vector<std::string> sets;
 };
+
+asio::awaitable<void> drain_and_stop(WarmPool& warm, asio::io_context& io) {
+  co_await warm.shutdown();
+  io.stop();
+}
 
 }  // namespace
 
@@ -111,6 +117,8 @@ int main(int argc, char** argv) {
   settings.instance_id = config.gc.instance_id;
   SessionManager sessions(io.get_executor(), **store, driver, clock, settings);
   SandboxService sandboxes(**store, sessions, driver, config, clock);
+  WarmPool warm(io.get_executor(), **store, driver, sessions, config, settings);
+  sandboxes.set_warm_pool(&warm);
   CapabilityService capabilities(**store, sandboxes, clock);
   CargoService cargos(**store, driver, config, clock);
   GcService gc(io.get_executor(), **store, driver, sessions, sandboxes, cargos, config, clock);
@@ -138,6 +146,7 @@ int main(int argc, char** argv) {
     spdlog::info("driver: {}", driver.describe());
     co_await sessions.recover();
     co_await legacy.recover();
+    co_await warm.start();
     app.emplace(BayApp{config, clock, **store, driver, sessions, sandboxes, capabilities, *auth,
                        cargos, gc, idempotency, skills, legacy});
     server.emplace(io, make_router(*app),
@@ -174,7 +183,9 @@ int main(int argc, char** argv) {
     if (server) server->stop();
     gc.stop_scheduler();
     legacy.stop_reaper();
-    io.stop();
+    // Warm runtimes belong to no sandbox: they go with Bay (bounded: a destroy forces
+    // its way within about a second).
+    asio::co_spawn(io, drain_and_stop(warm, io), asio::detached);
   });
   io.run();
   return exit_code;

@@ -1,5 +1,6 @@
 // ship: the runtime inside every sandbox session (docs/ship.md).
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,10 @@ int fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // User code runs as the same uid as Ship: non-dumpable, Ship's memory (/proc/<pid>/mem),
+  // fds and environ cannot be opened by it. Processes Ship executes are dumpable again
+  // (execve resets the flag), so this protects Ship only.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto parsed = parse_args(argc, argv);
   if (!parsed) {
     std::fprintf(stderr, "ship: %s\n", parsed.error().message.c_str());
@@ -86,6 +91,7 @@ int main(int argc, char** argv) {
   kopts.output_limit = config.python_output_cap;
   KernelManager kernels(io.get_executor(), kopts, env);
   ctx.set_kernels(&kernels);
+  ctx.set_bindable(env_or_empty("SHIP_BINDABLE") == "1");
 
   http::Server server(io, make_router(ctx),
                       [](const Error& e, const http::Exchange&) { return ship_error_response(e); });

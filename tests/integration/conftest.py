@@ -249,18 +249,47 @@ def _unmount_cargos(data_dir: Path):
 
 
 def _kill_leftover_runtimes(data_dir: Path):
-    """Kills sandbox processes a failed test may have left behind (they outlive Bay)."""
+    """Kills sandbox processes a test left behind (they outlive Bay on purpose) and
+    removes their cgroups, so that no test run leaks host resources."""
+    import json as _json
     sessions = data_dir / "sessions"
     if not sessions.is_dir():
         return
+    cgroups: list[str] = []
     for meta in sessions.glob("*/*.json"):
         try:
-            import json as _json
-            pid = int(_json.loads(meta.read_text()).get("pid", 0))
-            if pid > 0:
-                os.kill(pid, signal.SIGKILL)
+            rec = _json.loads(meta.read_text())
+        except Exception:
+            continue
+        cgroups += [c for c in rec.get("cgroups", []) if isinstance(c, str)]
+        # runtime_id is "proc:<bwrap pid>:<start>:<init pid>:<start>:<session>".
+        try:
+            for pid in (int(p) for p in str(rec.get("runtime_id", "")).split(":")[1:5:2]):
+                if pid > 0:
+                    os.kill(pid, signal.SIGKILL)
         except Exception:
             pass
+    for cg in cgroups:
+        procs = Path(cg) / "cgroup.procs"
+        # Everything in the cgroup goes (the kill above may leave stragglers), then it.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                pids = [int(p) for p in procs.read_text().split()]
+            except OSError:
+                break
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                os.rmdir(cg)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)
 
 
 @pytest.fixture

@@ -47,6 +47,9 @@ Awaitable shell_exec(http::Exchange& ex, BayApp& app, const std::string& owner) 
   ExecRequest req = read_exec(r, "command");
   auto cwd = r.optional_string("cwd");
   if (!r.ok()) co_return r.error();
+  if (cwd) {
+    if (auto s = check_path_field("body", "cwd", *cwd); !s) co_return std::move(s).error();
+  }
   if (auto s = app.sandboxes.check_capability(*t, kCapabilityShell); !s)
     co_return std::move(s).error();
   if (cwd) {
@@ -61,7 +64,10 @@ Awaitable shell_exec(http::Exchange& ex, BayApp& app, const std::string& owner) 
 }
 
 // The gate shared by the filesystem routes once the schema is valid.
-Result<std::string> fs_gate(BayApp& app, const CallTarget& t, std::string_view raw_path) {
+Result<std::string> fs_gate(BayApp& app, const CallTarget& t, std::string_view raw_path,
+                            std::string_view location = "query") {
+  // Query values are percent-decoded bytes; JSON strings are valid UTF-8 by parsing.
+  if (auto s = check_path_field(location, "path", raw_path); !s) return std::move(s).error();
   if (auto s = app.sandboxes.check_capability(t, kCapabilityFilesystem); !s) {
     return std::move(s).error();
   }
@@ -96,7 +102,7 @@ Awaitable write_file(http::Exchange& ex, BayApp& app, const std::string& owner) 
   std::string raw = r.required_string("path");
   std::string content = r.required_string("content");
   if (!r.ok()) co_return r.error();
-  auto path = fs_gate(app, *t, raw);
+  auto path = fs_gate(app, *t, raw, "body");
   if (!path) co_return std::move(path).error();
   auto res = co_await app.capabilities.write_file(*t, *path, std::move(content));
   if (!res) co_return std::move(res).error();

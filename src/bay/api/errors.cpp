@@ -5,6 +5,7 @@
 #include "bay/api/legacy_errors.hpp"
 #include "common/json.hpp"
 #include "common/random.hpp"
+#include "common/strings.hpp"
 
 namespace shipyard::bay {
 
@@ -62,6 +63,22 @@ std::string_view v1_code(ErrorCode code) {
   return "internal_error";
 }
 
+namespace {
+
+// Messages and details echo client input (ids, paths) that may be percent-decoded bytes;
+// the envelope must stay valid UTF-8 JSON whatever was sent.
+void sanitize(json::value& v, int depth = 0) {
+  if (v.is_string()) {
+    if (!is_valid_utf8(v.as_string())) v = json::string(sanitize_utf8(v.as_string()));
+  } else if (v.is_array() && depth < 8) {
+    for (auto& x : v.as_array()) sanitize(x, depth + 1);
+  } else if (v.is_object() && depth < 8) {
+    for (auto& kv : v.as_object()) sanitize(kv.value(), depth + 1);
+  }
+}
+
+}  // namespace
+
 void assign_request_id(http::Exchange& ex) {
   if (!ex.request_id.empty()) return;
   std::string_view given = ex.header("X-Request-Id");
@@ -91,12 +108,18 @@ http::Response v1_error_response(const Error& e, const http::Exchange& ex) {
                   std::string(http::bhttp::to_string(ex.method())), ex.path(), e.message,
                   e.context.empty() ? "no context" : e.context);
   }
-  json::object err{{"code", v1_code(e.code)}, {"message", e.message}};
-  if (!e.details.empty()) err["details"] = e.details;
+  json::object err{{"code", v1_code(e.code)}, {"message", sanitize_utf8(e.message)}};
+  if (!e.details.empty()) {
+    json::value details = e.details;
+    sanitize(details);
+    err["details"] = std::move(details);
+  }
   err["request_id"] = request_id;
   json::object body{{"error", std::move(err)}};
   if (e.code == ErrorCode::kSchema) {
-    body["detail"] = e.details.contains("errors") ? e.details.at("errors") : json::array{};
+    body["detail"] = err.contains("details") && err["details"].as_object().contains("errors")
+                         ? err["details"].as_object().at("errors")
+                         : json::value(json::array{});
   }
   http::Response r = http::Response::json(s, body);
   if (ex.request_id.empty()) r.headers.emplace_back("X-Request-Id", request_id);

@@ -48,10 +48,12 @@ constexpr std::string_view kVendor = "Shipyard";
 // ---------------------------------------------------------------- edges
 
 // §2, checked before anything else about the request.
+// A header that is present but empty or blank is malformed, not missing.
 Status authenticate(const http::Exchange& ex, const BayConfig& config) {
-  std::string_view header = trim(ex.header(http::bhttp::field::authorization));
-  if (header.empty()) return Error(ErrorCode::kForbidden, "Not authenticated");
-  auto token = bearer_token(header);
+  const auto& fields = ex.request_header();
+  auto it = fields.find(http::bhttp::field::authorization);
+  if (it == fields.end()) return Error(ErrorCode::kForbidden, "Not authenticated");
+  auto token = bearer_token(trim(it->value()));
   if (!token) return Error(ErrorCode::kForbidden, "Invalid authentication credentials");
   if (!constant_time_equals(*token, config.legacy.access_token)) {
     return Error(ErrorCode::kUnauthorized, "Invalid access token");
@@ -623,7 +625,8 @@ Awaitable download(http::Exchange& ex, BayApp& app) {
     if (code == ErrorCode::kNotFound || code == ErrorCode::kForbidden) {
       co_return std::move(lease).error();
     }
-    co_return transfer_failure("File download", lease.error());
+    // §8.4 has no 500: a runtime that cannot be (re)started is one of the "other" errors.
+    co_return Error(ErrorCode::kInvalidArgument, "File download failed: " + lease.error().message);
   }
   std::string target = "/fs/download?file_path=" + percent_encode(*file_path);
   const auto deadline = std::chrono::steady_clock::now() + kTransferBudget;

@@ -39,7 +39,46 @@ boost::asio::awaitable<Result<json::object>> read_json(http::Exchange& ex, BayAp
                                                        bool optional_body) {
   auto body = co_await ex.read_body(app.config.max_json_body);
   if (!body) co_return std::move(body).error();
+  if (approx_json_values(*body) > kMaxJsonValues) {
+    co_return schema_error(
+        "body", "",
+        "JSON document has too many values (limit " + std::to_string(kMaxJsonValues) + ")",
+        "too_many_values");
+  }
   co_return parse_object(*body, optional_body);
+}
+
+std::size_t approx_json_values(std::string_view text) {
+  std::size_t n = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == '[' || c == '{' || c == ':') {
+      ++n;
+    }
+  }
+  return n;
+}
+
+Status check_path_field(std::string_view location, std::string_view field, std::string_view value) {
+  if (value.size() > kMaxPathBytes) {
+    return schema_error(
+        location, field,
+        "String should have at most " + std::to_string(kMaxPathBytes) + " characters",
+        "string_too_long");
+  }
+  if (is_valid_utf8(value)) return {};
+  return schema_error(location, field, "Input should be a valid UTF-8 string", "string_unicode");
 }
 
 std::optional<std::string> idempotency_key(const http::Exchange& ex) {

@@ -40,6 +40,23 @@ http::Handler v1_route(BayApp& app, V1Handler h);
 boost::asio::awaitable<Result<json::object>> read_json(http::Exchange& ex, BayApp& app,
                                                        bool optional_body);
 
+// Upper bound on the values (objects, arrays, scalars) of one JSON request body. Parsing
+// amplifies memory ~16-50x for documents made of tiny values (`[0,0,0,...]`), so the
+// body-size limit alone would let one request pin hundreds of MiB.
+inline constexpr std::size_t kMaxJsonValues = 500'000;
+
+// A rough count of the values in a JSON text (separators and openers outside strings),
+// cheap enough to run before parsing. Never less than the real count minus one.
+std::size_t approx_json_values(std::string_view text);
+
+// Longest workspace path accepted (PATH_MAX): longer ones could never be opened.
+inline constexpr std::size_t kMaxPathBytes = 4096;
+
+// Schema check (422) of a path-like field: at most kMaxPathBytes (string_too_long) and
+// valid UTF-8 (string_unicode), since Ship's JSON API cannot carry other bytes and error
+// messages must stay valid JSON.
+Status check_path_field(std::string_view location, std::string_view field, std::string_view value);
+
 // The Idempotency-Key header: nullopt when absent (an empty value is present and invalid).
 std::optional<std::string> idempotency_key(const http::Exchange& ex);
 

@@ -23,6 +23,12 @@ using EventKind = http::MultipartParser::EventKind;
 constexpr std::size_t kChunk = 256 * 1024;
 constexpr std::size_t kMaxFieldBytes = 8192;
 constexpr std::size_t kErrorBodyLimit = 64 * 1024;
+// A `file` part sent before the `path` field is spooled on Bay's disk until the target
+// is known. Clients send `path` first (the SDK does), so the spool only has to cope with
+// the odd client; bounding it keeps concurrent uploads from filling Bay's disk.
+constexpr std::uint64_t kMaxSpoolBytes = 256ull << 20;
+// Multipart framing and the small fields around the file.
+constexpr std::uint64_t kBodyOverhead = 1ull << 20;
 
 // A `file` part that arrives before `path` is kept in an unnamed temporary file until the
 // target is known (and validated); the usual order (path first) streams straight through.
@@ -53,6 +59,13 @@ class Spool {
   UniqueFd fd_;
 };
 
+Error upload_too_large(std::uint64_t limit) {
+  Error e(ErrorCode::kPayloadTooLarge,
+          "Upload too large (limit " + std::to_string(limit) + " bytes)");
+  e.details["limit"] = limit;
+  return e;
+}
+
 std::string part_prefix(const std::string& boundary, const std::string& path) {
   return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file_path\"\r\n\r\n" + path +
          "\r\n--" + boundary +
@@ -65,6 +78,18 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
   if (!t) co_return std::move(t).error();
   auto boundary = http::multipart_boundary(ex.header(http::bhttp::field::content_type));
   if (!boundary) co_return schema_error("body", "file", boundary.error().message, "multipart_type");
+  // No file can be larger than its cargo: without a configured limit, the cargo's size is
+  // the limit, so a client cannot stream endlessly through Bay (or into its spool).
+  std::uint64_t limit = app.config.max_upload_bytes;
+  if (auto cargo = co_await app.store.find_cargo(t->sandbox.cargo_id); cargo && *cargo) {
+    auto cargo_bytes = static_cast<std::uint64_t>((*cargo)->size_limit_mb) << 20;
+    if (limit == 0 || cargo_bytes < limit) limit = cargo_bytes;
+  }
+  if (auto cl = ex.content_length(); cl && limit > 0 && *cl > limit + kBodyOverhead) {
+    ex.close_after();
+    co_return upload_too_large(limit);
+  }
+  std::uint64_t body_bytes = 0;
 
   http::MultipartParser parser(*boundary);
   std::vector<char> buf(kChunk);
@@ -81,6 +106,7 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
 
   // Opens the stream to Ship once the path is known and the gate passed.
   auto start_stream = [&]() -> asio::awaitable<Status> {
+    if (auto s = check_path_field("body", "path", *raw_path); !s) co_return s;
     if (auto s = app.sandboxes.check_capability(*t, kCapabilityFilesystem); !s) co_return s;
     auto norm = normalize_workspace_path(*raw_path, "path");
     if (!norm) co_return std::move(norm).error();
@@ -105,6 +131,11 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
       case EventKind::kNeedMore: {
         auto n = co_await ex.read_some(asio::buffer(buf));
         if (!n) co_return std::move(n).error();
+        body_bytes += *n;
+        if (limit > 0 && body_bytes > limit + kBodyOverhead) {
+          ex.close_after();
+          co_return upload_too_large(limit);
+        }
         if (*n == 0) {
           parser.finish();
         } else {
@@ -139,11 +170,16 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
           field.append(d);
         } else if (part == Part::kFile) {
           size += d.size();
-          if (app.config.max_upload_bytes > 0 && size > app.config.max_upload_bytes) {
+          if (limit > 0 && size > limit) {
+            ex.close_after();
+            co_return upload_too_large(limit);
+          }
+          if (!writer && size > kMaxSpoolBytes) {
             ex.close_after();
             co_return Error(ErrorCode::kPayloadTooLarge,
-                            "Upload too large (limit " +
-                                std::to_string(app.config.max_upload_bytes) + " bytes)");
+                            "Upload too large to buffer: send the `path` field before the "
+                            "`file` part (limit " +
+                                std::to_string(kMaxSpoolBytes) + " bytes otherwise)");
           }
           if (writer) {
             if (auto s = co_await writer->write(asio::buffer(d.data(), d.size())); !s) {
@@ -220,6 +256,7 @@ Awaitable download(http::Exchange& ex, BayApp& app, const std::string& owner) {
   if (!t) co_return std::move(t).error();
   auto raw = ex.query("path");
   if (!raw) co_return schema_error("query", "path", "Field required", "missing");
+  if (auto s = check_path_field("query", "path", *raw); !s) co_return std::move(s).error();
   if (auto s = app.sandboxes.check_capability(*t, kCapabilityFilesystem); !s) {
     co_return std::move(s).error();
   }

@@ -126,8 +126,11 @@ struct BayConfig {
   std::string log_format = "text";  // "text" | "json"
   // Limits on what clients may send (extensions; see docs/configuration.md).
   std::uint64_t max_json_body = 16ull << 20;
-  std::uint64_t max_upload_bytes = 0;        // 0: no limit beyond the cargo size
-  std::int64_t max_sandboxes_per_owner = 0;  // 0: unlimited
+  std::uint64_t max_upload_bytes = 0;  // 0: no limit beyond the cargo size
+  // Per-owner quotas (429 quota_exceeded beyond them); 0: unlimited.
+  std::int64_t max_sandboxes_per_owner = 0;  // live sandboxes
+  std::int64_t max_sessions_per_owner = 0;   // running (starting or ready) sessions
+  std::int64_t max_cargos_per_owner = 0;     // live external cargos
 
   // Filled by load_config (additions; a BayConfig built by hand leaves them empty):
   std::string config_file;            // the YAML file that was read; empty: none

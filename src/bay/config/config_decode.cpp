@@ -260,6 +260,8 @@ void decode_limits(Section s, BayConfig& cfg) {
   s.size("max_json_body", cfg.max_json_body, 1024);
   s.size("max_upload_bytes", cfg.max_upload_bytes, 0);
   s.int64("max_sandboxes_per_owner", cfg.max_sandboxes_per_owner, 0);
+  s.int64("max_sessions_per_owner", cfg.max_sessions_per_owner, 0);
+  s.int64("max_cargos_per_owner", cfg.max_cargos_per_owner, 0);
   s.finish();
 }
 

@@ -15,6 +15,24 @@ namespace {
 
 constexpr auto kFsBudget = std::chrono::seconds(30);
 constexpr std::size_t kExecReplyLimit = 64u << 20;
+// What one history entry keeps of a call's output and error. The response carries the
+// whole text; the stored copy is bounded so that output floods (Ship allows 10 MiB per
+// stream, a replaced Ship anything up to kExecReplyLimit) cannot grow Bay's database by
+// tens of MiB per call.
+constexpr std::size_t kHistoryTextLimit = 1u << 20;
+// Representable file times: the years 1 to 9999. A hostile Ship's 1e300 must not
+// turn into an unparseable timestamp.
+constexpr double kMinUnixSeconds = -62135596800.0;
+constexpr double kMaxUnixSeconds = 253402300799.0;
+
+std::optional<std::string> history_copy(const std::optional<std::string>& text) {
+  if (!text || text->size() <= kHistoryTextLimit) return text;
+  std::size_t cut = kHistoryTextLimit;
+  // Cut at a character boundary so the stored text stays valid UTF-8.
+  while (cut > 0 && (static_cast<unsigned char>((*text)[cut]) & 0xC0) == 0x80) --cut;
+  return text->substr(0, cut) + "\n[history copy truncated: " + std::to_string(text->size() - cut) +
+         " bytes omitted]";
+}
 
 Error ship_error(unsigned status, std::string message = "The sandbox runtime returned an error") {
   Error e(ErrorCode::kUpstream, std::move(message));
@@ -80,8 +98,8 @@ asio::awaitable<Result<json::object>> CapabilityService::record(
   e.code = req.code;
   e.success = success;
   e.execution_time_ms = elapsed;
-  e.output = std::move(output);
-  e.error = std::move(error);
+  e.output = history_copy(output);
+  e.error = history_copy(error);
   e.description = req.description;
   if (req.tags) e.tags = normalize_tags(*req.tags);
   e.created_at = clock_.now();
@@ -259,8 +277,10 @@ asio::awaitable<Result<json::object>> CapabilityService::list_dir(const CallTarg
     json::value modified_at = nullptr;
     if (const auto* m = o.if_contains("modified_time"); m && m->is_number()) {
       double secs = m->to_number<double>();
-      mtime = secs;
-      if (std::isfinite(secs)) modified_at = json::string(iso_from_unix(secs));
+      if (std::isfinite(secs) && secs >= kMinUnixSeconds && secs <= kMaxUnixSeconds) {
+        mtime = secs;
+        modified_at = json::string(iso_from_unix(secs));
+      }
     }
     bool file = is_file->as_bool(), dir = is_dir->as_bool();
     entries.push_back(json::object{{"name", *name},

@@ -15,6 +15,20 @@ CargoService::CargoService(Store& store, Driver& driver, const BayConfig& config
 
 asio::awaitable<Result<Cargo>> CargoService::create(std::string owner,
                                                     std::optional<std::int64_t> size_limit_mb) {
+  // As for sandboxes: count and insert atomically per owner.
+  KeyedLock::Guard quota_guard;
+  if (config_.max_cargos_per_owner > 0) {
+    quota_guard = co_await quota_lock_.lock(owner);
+    auto live = co_await store_.list_cargos(owner, /*managed=*/false, std::nullopt,
+                                            config_.max_cargos_per_owner);
+    if (!live) co_return std::move(live).error();
+    if (static_cast<std::int64_t>(live->size()) >= config_.max_cargos_per_owner) {
+      co_return quota_exceeded("cargos", config_.max_cargos_per_owner,
+                               "Cargo quota exceeded: at most " +
+                                   std::to_string(config_.max_cargos_per_owner) +
+                                   " external cargos per owner; delete one and retry");
+    }
+  }
   const TimePoint now = clock_.now();
   Cargo c;
   c.id = new_id("ws-");
@@ -80,6 +94,8 @@ asio::awaitable<Status> CargoService::destroy(const Cargo& cargo) {
 }
 
 asio::awaitable<Status> CargoService::remove(std::string owner, std::string id) {
+  // No sandbox may bind the cargo between the check for users and the deletion.
+  auto guard = co_await cargo_binding_lock().lock(id);
   auto cargo = co_await get(std::move(owner), std::move(id));
   if (!cargo) co_return std::move(cargo).error();
   auto users = co_await store_.cargo_users(cargo->id);

@@ -10,6 +10,7 @@
 
 #include "bay/config/config.hpp"
 #include "bay/domain/clock.hpp"
+#include "bay/domain/keyed_lock.hpp"
 #include "bay/drivers/driver.hpp"
 #include "bay/store/store.hpp"
 
@@ -41,6 +42,7 @@ class CargoService {
   Driver& driver_;
   const BayConfig& config_;
   const Clock& clock_;
+  KeyedLock quota_lock_;  // by owner, while max_cargos_per_owner is set
 };
 
 }  // namespace shipyard::bay

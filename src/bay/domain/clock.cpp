@@ -1,5 +1,6 @@
 #include "bay/domain/clock.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -60,6 +61,13 @@ std::optional<TimePoint> parse_timestamp(std::string_view s) {
   tm.tm_sec = se;
   std::time_t secs = timegm(&tm);
   return TimePoint(Micros(static_cast<std::int64_t>(secs) * 1000000 + frac));
+}
+
+TimePoint add_seconds_capped(TimePoint t, std::int64_t seconds) {
+  if (t >= kLatestTime) return t;
+  const auto room = std::chrono::duration_cast<std::chrono::seconds>(kLatestTime - t).count();
+  if (seconds >= room) return kLatestTime;
+  return t + std::chrono::seconds(std::max<std::int64_t>(seconds, 0));
 }
 
 }  // namespace shipyard::bay

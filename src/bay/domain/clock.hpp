@@ -34,6 +34,12 @@ class ManualClock final : public Clock {
 
 // "YYYY-MM-DDTHH:MM:SS.ffffff+00:00"
 std::string format_timestamp(TimePoint t);
+
+// The latest instant Bay stores or renders: 9999-12-31T23:59:59Z.
+inline constexpr TimePoint kLatestTime{std::chrono::seconds(253'402'300'799)};
+// t + seconds (negative counts as 0), saturating at kLatestTime instead of overflowing, so
+// a huge TTL means "practically never" rather than an expiry in the past.
+TimePoint add_seconds_capped(TimePoint t, std::int64_t seconds);
 // Parses the canonical format (also with 'Z', 0/3/6 fractional digits); nullopt if invalid.
 std::optional<TimePoint> parse_timestamp(std::string_view s);
 

@@ -125,6 +125,7 @@ asio::awaitable<GcTaskResult> GcService::orphan_cargos() {
     co_return r;
   }
   for (const auto& c : *orphans) {
+    auto guard = co_await cargo_binding_lock().lock(c.id);
     // Still mounted by a running runtime (the sandbox was deleted moments ago and its
     // session is being torn down): leave it for the next cycle.
     auto users = co_await store_.cargo_users(c.id);

@@ -88,6 +88,13 @@ Error capability_not_supported(std::string_view profile, std::string_view capabi
   return e;
 }
 
+Error quota_exceeded(std::string_view resource, std::int64_t limit, std::string message) {
+  Error e(ErrorCode::kQuotaExceeded, std::move(message));
+  e.details["resource"] = resource;
+  e.details["limit"] = limit;
+  return e;
+}
+
 Error conflict(std::string message, boost::json::object details) {
   return Error(ErrorCode::kConflict, std::move(message), std::move(details));
 }

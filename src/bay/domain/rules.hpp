@@ -2,6 +2,7 @@
 // and the error values the API promises (§2.5).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,5 +31,7 @@ Error invalid_path(std::string_view field, std::string_view reason, std::string 
 Error capability_not_supported(std::string_view profile, std::string_view capability,
                                const std::vector<std::string>& available);
 Error conflict(std::string message, boost::json::object details = {});
+// 429 quota_exceeded, details {"resource", "limit"}.
+Error quota_exceeded(std::string_view resource, std::int64_t limit, std::string message);
 
 }  // namespace shipyard::bay

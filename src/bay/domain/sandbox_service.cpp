@@ -57,6 +57,8 @@ SandboxState SandboxService::state_of(const Sandbox& sandbox) const {
   s.sandbox = sandbox;
   s.profile = config_.find_profile(sandbox.profile);
   s.session = sessions_.view(sandbox.id);
+  // A legacy ship's sandbox is never reclaimed for idleness, so it has no idle deadline.
+  if (sandbox.legacy) s.session.idle_expires_at.reset();
   s.status = status_name(sandbox, s.session, clock_.now());
   return s;
 }
@@ -65,15 +67,19 @@ asio::awaitable<Result<SandboxState>> SandboxService::create(std::string owner,
                                                              CreateSandboxRequest req) {
   const Profile* profile = config_.find_profile(req.profile);
   if (profile == nullptr) co_return validation_error("Invalid profile: " + req.profile);
+  // The owner's lock makes "count, then insert" atomic against the owner's other creates
+  // (deletes only lower the count). It is held through the insert, so creates of one
+  // owner are serialised while a quota is configured; other owners are not affected.
+  KeyedLock::Guard quota_guard;
   if (config_.max_sandboxes_per_owner > 0) {
+    quota_guard = co_await quota_lock_.lock(owner);
     auto count = co_await store_.count_live_sandboxes(owner);
     if (!count) co_return std::move(count).error();
     if (*count >= config_.max_sandboxes_per_owner) {
-      Error e(ErrorCode::kQuotaExceeded, "Sandbox quota exceeded (" +
-                                             std::to_string(config_.max_sandboxes_per_owner) +
-                                             " live sandboxes per owner)");
-      e.details["limit"] = config_.max_sandboxes_per_owner;
-      co_return e;
+      co_return quota_exceeded("sandboxes", config_.max_sandboxes_per_owner,
+                               "Sandbox quota exceeded: at most " +
+                                   std::to_string(config_.max_sandboxes_per_owner) +
+                                   " live sandboxes per owner; delete one and retry");
     }
   }
   const TimePoint now = clock_.now();
@@ -82,10 +88,13 @@ asio::awaitable<Result<SandboxState>> SandboxService::create(std::string owner,
   sb.owner = owner;
   sb.profile = profile->id;
   sb.created_at = now;
-  if (req.ttl && *req.ttl > 0) sb.expires_at = now + std::chrono::seconds(*req.ttl);
+  if (req.ttl && *req.ttl > 0) sb.expires_at = add_seconds_capped(now, *req.ttl);
 
   std::optional<Cargo> managed;
+  std::optional<WarmSlot> slot;
+  KeyedLock::Guard cargo_guard;  // held until the sandbox row is in (see cargo_binding_lock)
   if (req.cargo_id) {
+    cargo_guard = co_await cargo_binding_lock().lock(*req.cargo_id);
     auto cargo = co_await store_.find_cargo(*req.cargo_id);
     if (!cargo) co_return std::move(cargo).error();
     if (!*cargo || (*cargo)->owner != owner || (*cargo)->deleted_at) {
@@ -102,31 +111,54 @@ asio::awaitable<Result<SandboxState>> SandboxService::create(std::string owner,
     }
     sb.cargo_id = (*cargo)->id;
   } else {
+    // A warm slot brings the storage of the managed cargo and a runtime already started
+    // on it (docs/warm-pool.md); without one the storage is prepared here.
+    if (warm_ != nullptr) slot = warm_->claim(profile->id);
     Cargo c;
-    c.id = new_id("ws-");
     c.owner = owner;
     c.managed = true;
     c.managed_by_sandbox_id = sb.id;
-    c.size_limit_mb = config_.cargo_default_size_limit_mb;
     c.created_at = now;
     c.last_accessed_at = now;
-    auto uid = co_await store_.allocate_uid(config_.driver.process.uid_base);
-    if (!uid) co_return std::move(uid).error();
-    c.host_uid = *uid;
-    auto path = co_await driver_.create_cargo_storage(c.id, c.host_uid, c.size_limit_mb);
-    if (!path) co_return std::move(path).error().with_context("creating cargo " + c.id);
-    c.storage_path = *path;
+    if (slot) {
+      c.id = slot->cargo.id;
+      c.host_uid = slot->cargo.host_uid;
+      c.size_limit_mb = slot->cargo.size_limit_mb;
+      c.storage_path = slot->cargo.storage_path;
+    } else {
+      c.id = new_id("ws-");
+      c.size_limit_mb = config_.cargo_default_size_limit_mb;
+      auto uid = co_await store_.allocate_uid(config_.driver.process.uid_base);
+      if (!uid) co_return std::move(uid).error();
+      c.host_uid = *uid;
+      auto path = co_await driver_.create_cargo_storage(c.id, c.host_uid, c.size_limit_mb);
+      if (!path) co_return std::move(path).error().with_context("creating cargo " + c.id);
+      c.storage_path = *path;
+    }
     sb.cargo_id = c.id;
     managed = std::move(c);
   }
   auto s = co_await store_.create_sandbox(sb, managed);
   if (!s) {
     // Nothing half-created may stay behind: the storage goes with the failed insert.
-    if (managed) {
+    if (slot) {
+      co_await warm_->discard(std::move(*slot), true);
+    } else if (managed) {
       auto d = co_await driver_.delete_cargo_storage(managed->storage_path);
       if (!d) spdlog::error("removing storage of {}: {}", managed->id, d.error().context);
     }
     co_return std::move(s).error().with_context("creating sandbox " + sb.id);
+  }
+  if (slot) {
+    // The storage is the cargo's now; the runtime joins the sandbox, invisible until the
+    // first call. A runtime that cannot be bound is dropped: that call starts cold.
+    if (auto b = co_await warm_->bind(*slot, sb.id); b) {
+      co_await sessions_.park(sb, *profile, std::move(slot->runtime));
+    } else {
+      spdlog::warn("sandbox {}: warm runtime not bound ({}); it will start cold", sb.id,
+                   b.error().context);
+      co_await warm_->discard(std::move(*slot), false);
+    }
   }
   spdlog::info("owner {}: created {} (profile {}, cargo {})", owner, sb.id, sb.profile,
                sb.cargo_id);
@@ -233,7 +265,7 @@ asio::awaitable<Result<SandboxState>> SandboxService::extend_ttl(std::string own
     e.details["expires_at"] = format_timestamp(*sb.expires_at);
     co_return e;
   }
-  sb.expires_at = std::max(*sb.expires_at, now) + std::chrono::seconds(extend_by);
+  sb.expires_at = add_seconds_capped(std::max(*sb.expires_at, now), extend_by);
   auto s = co_await store_.set_sandbox_expiry(sb.id, sb.expires_at);
   if (!s) co_return std::move(s).error();
   co_return state_of(sb);
@@ -273,7 +305,8 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> SandboxService::ensure_se
     co_return e;
   }
   co_return co_await sessions_.acquire(t.sandbox, *t.profile, **cargo,
-                                       std::chrono::steady_clock::now() + kStartWait);
+                                       std::chrono::steady_clock::now() + kStartWait,
+                                       config_.max_sessions_per_owner);
 }
 
 }  // namespace shipyard::bay

@@ -12,7 +12,9 @@
 
 #include "bay/config/config.hpp"
 #include "bay/domain/clock.hpp"
+#include "bay/domain/keyed_lock.hpp"
 #include "bay/domain/session_manager.hpp"
+#include "bay/domain/warm_pool.hpp"
 #include "bay/drivers/driver.hpp"
 #include "bay/store/store.hpp"
 
@@ -69,6 +71,8 @@ class SandboxService {
   boost::asio::awaitable<Result<std::unique_ptr<SessionLease>>> ensure_session(const CallTarget& t);
 
   SandboxState state_of(const Sandbox& sandbox) const;
+  // Sandboxes created without a cargo_id take a warm slot when one is ready.
+  void set_warm_pool(WarmPool* pool) { warm_ = pool; }
   const BayConfig& config() const { return config_; }
 
   // Deletes a sandbox known to be live (used by DELETE and the expiry GC).
@@ -80,6 +84,8 @@ class SandboxService {
   Driver& driver_;
   const BayConfig& config_;
   const Clock& clock_;
+  KeyedLock quota_lock_;  // by owner, while max_sandboxes_per_owner is set
+  WarmPool* warm_ = nullptr;
 };
 
 // Opaque cursors for keyset pagination: bound to one list endpoint ("sbx", "cargo").

@@ -6,10 +6,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <regex>
 #include <set>
 
 #include "bay/domain/rules.hpp"
+#include "bay/domain/runtime_ready.hpp"
 #include "common/json.hpp"
 
 namespace shipyard::bay {
@@ -20,6 +20,7 @@ using State = SessionView::State;
 struct Runtime {
   explicit Runtime(asio::any_io_executor ex) : settled(ex) {}
   std::string sandbox_id;
+  std::string owner;
   std::string session_id;
   State state = State::kStarting;
   RuntimeHandle handle;
@@ -28,6 +29,7 @@ struct Runtime {
   Error failure;
   bool cancelled = false;
   bool broken = false;
+  bool parked = false;  // a warm runtime not yet adopted by a call (invisible)
   int inflight = 0;
   std::int64_t idle_timeout = 0;
   std::optional<TimePoint> idle_expires_at;
@@ -39,11 +41,6 @@ struct Runtime {
 
 namespace {
 
-const std::regex& semver() {
-  static const std::regex re(R"(^\d+\.\d+\.\d+(-[a-zA-Z0-9.]+)?$)");
-  return re;
-}
-
 SessionState to_record_state(State s) {
   switch (s) {
     case State::kStarting: return SessionState::kStarting;
@@ -52,18 +49,6 @@ SessionState to_record_state(State s) {
     case State::kNone: return SessionState::kStopped;
   }
   return SessionState::kStopped;
-}
-
-Error session_not_ready(const std::string& sandbox_id, std::string message) {
-  Error e(ErrorCode::kUnavailable, std::move(message));
-  e.details["sandbox_id"] = sandbox_id;
-  e.details["retry_after_ms"] = 1000;
-  return e;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace
@@ -119,7 +104,9 @@ asio::awaitable<void> SessionManager::persist(std::shared_ptr<Runtime> rt) {
   SessionRecord rec;
   rec.id = rt->session_id;
   rec.sandbox_id = rt->sandbox_id;
-  rec.state = to_record_state(rt->state);
+  // A parked runtime is recorded as starting: a restarted Bay ends it rather than
+  // showing it as a ready session nobody started.
+  rec.state = rt->parked ? SessionState::kStarting : to_record_state(rt->state);
   rec.runtime_id = rt->handle.runtime_id;
   rec.endpoint = rt->handle.endpoint;
   rec.instance_id = settings_.instance_id;
@@ -132,7 +119,7 @@ asio::awaitable<void> SessionManager::persist(std::shared_ptr<Runtime> rt) {
 
 asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
     const Sandbox& sandbox, const Profile& profile, const Cargo& cargo,
-    SteadyClock::time_point wait_deadline) {
+    SteadyClock::time_point wait_deadline, std::int64_t max_sessions_per_owner) {
   for (;;) {
     auto it = runtimes_.find(sandbox.id);
     std::shared_ptr<Runtime> rt = it == runtimes_.end() ? nullptr : it->second;
@@ -143,6 +130,13 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
       co_await retire(rt);
       continue;
     }
+    if (rt && rt->parked) {
+      // The first call adopts the warm runtime the sandbox got at creation.
+      rt->parked = false;
+      spdlog::info("sandbox {}: adopting warm session {}", sandbox.id, rt->session_id);
+      co_await persist(rt);
+      continue;
+    }
     if (rt && rt->state == State::kFailed) {
       // The previous start failed: this call retries from scratch (§6.10.1).
       runtimes_.erase(sandbox.id);
@@ -150,8 +144,15 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
       continue;
     }
     if (!rt) {
+      if (max_sessions_per_owner > 0 && running_sessions(sandbox.owner) >= max_sessions_per_owner) {
+        co_return quota_exceeded("sessions", max_sessions_per_owner,
+                                 "Session quota exceeded: at most " +
+                                     std::to_string(max_sessions_per_owner) +
+                                     " running sessions per owner; stop a sandbox and retry");
+      }
       rt = std::make_shared<Runtime>(io_);
       rt->sandbox_id = sandbox.id;
+      rt->owner = sandbox.owner;
       rt->session_id = new_id("sess-");
       rt->idle_timeout = profile.idle_timeout;
       rt->created_at = clock_.now();
@@ -210,69 +211,25 @@ asio::awaitable<void> SessionManager::start_runtime(std::shared_ptr<Runtime> rt,
     spdlog::warn("touching cargo {}: {}", cargo_id, t.error().context);
   }
   rt->client = std::make_unique<ShipClient>(io_, rt->handle.endpoint);
-  auto healthy = co_await wait_healthy(rt);
+  ReadinessBudget budget{settings_.ready_timeout, settings_.probe_budget, settings_.meta_budget};
+  auto is_cancelled = [rt] { return rt->cancelled; };
+  auto meta = co_await wait_runtime_ready(*rt->client, driver_, rt->handle, budget, rt->sandbox_id,
+                                          std::move(is_cancelled));
   if (rt->cancelled) {
     co_await destroy_runtime(rt);
     co_return;
   }
-  if (!healthy) {
-    co_await fail(rt, std::move(healthy).error());
+  if (!meta) {
+    co_await fail(rt, std::move(meta).error());
     co_return;
   }
-  // /meta: the runtime's version and the capabilities it serves (§10.1).
-  auto meta =
-      co_await rt->client->request_json(boost::beast::http::verb::get, "/meta", std::nullopt,
-                                        SteadyClock::now() + settings_.meta_budget, 1 << 20);
-  if (rt->cancelled) {
-    co_await destroy_runtime(rt);
-    co_return;
-  }
-  if (!meta || meta->status != 200) {
-    Error e = meta ? Error(ErrorCode::kUpstream, "The sandbox runtime failed its start-up check")
-                   : std::move(meta).error();
-    co_await fail(rt, std::move(e));
-    co_return;
-  }
-  const auto* runtime = meta->body.if_contains("runtime");
-  const auto* version =
-      runtime && runtime->is_object() ? runtime->as_object().if_contains("version") : nullptr;
-  if (version == nullptr || !version->is_string() ||
-      !std::regex_match(std::string(version->as_string()), semver())) {
-    co_await fail(rt, Error(ErrorCode::kUpstream, "The sandbox runtime reported no valid version"));
-    co_return;
-  }
-  rt->version = std::string(version->as_string());
-  if (const auto* caps = meta->body.if_contains("capabilities"); caps && caps->is_object()) {
-    for (const auto& kv : caps->as_object()) rt->capabilities.emplace_back(kv.key());
-  }
+  rt->version = std::move(meta->version);
+  rt->capabilities = std::move(meta->capabilities);
   rt->state = State::kReady;
   rt->settled.set();
   spdlog::info("sandbox {}: session {} ready (ship {})", rt->sandbox_id, rt->session_id,
                *rt->version);
   co_await persist(rt);
-}
-
-asio::awaitable<Status> SessionManager::wait_healthy(std::shared_ptr<Runtime> rt) {
-  const auto deadline = SteadyClock::now() + settings_.ready_timeout;
-  // Ship answers within milliseconds of its start: poll fast at first, then back off to
-  // the 100-250 ms of §10.1.
-  auto delay = std::chrono::milliseconds(2);
-  for (;;) {
-    if (rt->cancelled) co_return Status{};
-    if (!driver_.alive(rt->handle)) {
-      co_return Error(ErrorCode::kUpstream, "The sandbox runtime exited during start-up");
-    }
-    auto probe_deadline = std::min(deadline, SteadyClock::now() + settings_.probe_budget);
-    auto res = co_await rt->client->request(boost::beast::http::verb::get, "/health", {},
-                                            probe_deadline, 64 * 1024);
-    if (res && res->status == 200) co_return Status{};
-    if (SteadyClock::now() >= deadline) {
-      co_return session_not_ready(rt->sandbox_id,
-                                  "The sandbox runtime did not become ready in time");
-    }
-    co_await sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(100));
-  }
 }
 
 asio::awaitable<void> SessionManager::fail(std::shared_ptr<Runtime> rt, Error error) {
@@ -306,6 +263,32 @@ asio::awaitable<void> SessionManager::retire(std::shared_ptr<Runtime> rt) {
   asio::co_spawn(io_, destroy_runtime(rt), asio::detached);
 }
 
+asio::awaitable<void> SessionManager::park(const Sandbox& sandbox, const Profile& profile,
+                                           PreparedRuntime prepared) {
+  auto rt = std::make_shared<Runtime>(io_);
+  rt->sandbox_id = sandbox.id;
+  rt->owner = sandbox.owner;
+  rt->session_id = prepared.session_id;
+  rt->handle = prepared.handle;
+  rt->client = std::move(prepared.client);
+  rt->version = std::move(prepared.meta.version);
+  rt->capabilities = std::move(prepared.meta.capabilities);
+  rt->created_at = clock_.now();
+  rt->idle_timeout = profile.idle_timeout;
+  // Never used, it is reclaimed like a session idle since the sandbox's creation.
+  rt->idle_expires_at = rt->created_at + std::chrono::seconds(profile.idle_timeout);
+  rt->state = State::kReady;
+  rt->parked = true;
+  rt->settled.set();
+  reserved_.erase(rt->session_id);
+  if (runtimes_.contains(sandbox.id)) {
+    co_await retire(rt);  // cannot happen for a sandbox being created; never leak it
+    co_return;
+  }
+  runtimes_[sandbox.id] = rt;
+  co_await persist(rt);
+}
+
 asio::awaitable<Status> SessionManager::stop(const std::string& sandbox_id) {
   auto it = runtimes_.find(sandbox_id);
   if (it == runtimes_.end()) co_return Status{};
@@ -319,7 +302,9 @@ asio::awaitable<Status> SessionManager::stop(const std::string& sandbox_id) {
 asio::awaitable<bool> SessionManager::keepalive(const std::string& sandbox_id,
                                                 const Profile& profile) {
   auto it = runtimes_.find(sandbox_id);
-  if (it == runtimes_.end() || it->second->state != State::kReady) co_return false;
+  if (it == runtimes_.end() || it->second->state != State::kReady || it->second->parked) {
+    co_return false;
+  }
   auto rt = it->second;
   rt->idle_timeout = profile.idle_timeout;
   rt->idle_expires_at = clock_.now() + std::chrono::seconds(profile.idle_timeout);
@@ -328,11 +313,20 @@ asio::awaitable<bool> SessionManager::keepalive(const std::string& sandbox_id,
   co_return true;
 }
 
+std::int64_t SessionManager::running_sessions(const std::string& owner) const {
+  std::int64_t n = 0;
+  for (const auto& [id, rt] : runtimes_) {
+    if (rt->owner == owner && (rt->state == State::kStarting || rt->state == State::kReady)) ++n;
+  }
+  return n;
+}
+
 SessionView SessionManager::view(const std::string& sandbox_id) const {
   SessionView v;
   auto it = runtimes_.find(sandbox_id);
   if (it == runtimes_.end()) return v;
   const auto& rt = *it->second;
+  if (rt.parked) return v;
   v.state = rt.state;
   v.session_id = rt.session_id;
   v.idle_expires_at = rt.state == State::kReady ? rt.idle_expires_at : std::nullopt;
@@ -345,7 +339,9 @@ SessionView SessionManager::view(const std::string& sandbox_id) const {
 asio::awaitable<std::optional<bool>> SessionManager::probe_health(
     const std::string& sandbox_id, SteadyClock::time_point deadline) {
   auto it = runtimes_.find(sandbox_id);
-  if (it == runtimes_.end() || it->second->state != State::kReady) co_return std::nullopt;
+  if (it == runtimes_.end() || it->second->state != State::kReady || it->second->parked) {
+    co_return std::nullopt;
+  }
   auto rt = it->second;
   auto res = co_await rt->client->request(boost::beast::http::verb::get, "/health", {}, deadline,
                                           64 * 1024);
@@ -382,6 +378,7 @@ asio::awaitable<bool> SessionManager::reclaim_if_idle(const std::string& sandbox
 }
 
 bool SessionManager::knows_session(const std::string& session_id) const {
+  if (reserved_.contains(session_id)) return true;
   for (const auto& [id, rt] : runtimes_) {
     if (rt->session_id == session_id) return true;
   }
@@ -406,6 +403,7 @@ asio::awaitable<void> SessionManager::recover() {
     if (usable) {
       auto rt = std::make_shared<Runtime>(io_);
       rt->sandbox_id = s.sandbox_id;
+      rt->owner = (*sandbox)->owner;
       rt->session_id = s.id;
       rt->handle = handle;
       rt->created_at = s.created_at;

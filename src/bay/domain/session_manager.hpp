@@ -18,12 +18,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "bay/config/config.hpp"
 #include "bay/domain/clock.hpp"
 #include "bay/domain/model.hpp"
+#include "bay/domain/runtime_ready.hpp"
 #include "bay/drivers/driver.hpp"
 #include "bay/runtime/ship_client.hpp"
 #include "bay/store/store.hpp"
@@ -50,6 +52,14 @@ struct SessionView {
 
 struct Runtime;
 class SessionManager;
+
+// A runtime launched and checked ahead of time (the warm pool), ready to be parked.
+struct PreparedRuntime {
+  std::string session_id;
+  RuntimeHandle handle;
+  std::unique_ptr<ShipClient> client;
+  RuntimeMeta meta;
+};
 
 // A running session lent to one capability call. While it lives the session counts an
 // in-flight call (idle reclaim skips it). Must not outlive the SessionManager.
@@ -81,9 +91,15 @@ class SessionManager {
   // Ensures the sandbox has a ready session, starting one if needed, and leases it.
   // Waits for a start in progress until `wait_deadline` (then kUnavailable,
   // session_not_ready). A failed start is returned as its error; the next call retries.
+  // With `max_sessions_per_owner` > 0, a start that would give the sandbox's owner more
+  // running (starting or ready) sessions than that is refused with kQuotaExceeded; the
+  // count and the new entry happen without a suspension point in between.
   boost::asio::awaitable<Result<std::unique_ptr<SessionLease>>> acquire(
       const Sandbox& sandbox, const Profile& profile, const Cargo& cargo,
-      std::chrono::steady_clock::time_point wait_deadline);
+      std::chrono::steady_clock::time_point wait_deadline, std::int64_t max_sessions_per_owner = 0);
+
+  // Running (starting or ready) sessions of `owner`.
+  std::int64_t running_sessions(const std::string& owner) const;
 
   // Destroys the sandbox's session, if any. Observable at once; runtime teardown
   // finishes in the background. Never waits for a start or for in-flight calls.
@@ -109,14 +125,22 @@ class SessionManager {
   // ready, has no call in flight and its idle deadline passed. Returns whether it did.
   boost::asio::awaitable<bool> reclaim_if_idle(const std::string& sandbox_id, TimePoint now);
 
-  // Whether any session (starting or ready) currently uses the given runtime session id.
+  // Whether any session (starting or ready) currently uses the given runtime session id,
+  // or the id is reserved (a warm runtime).
   bool knows_session(const std::string& session_id) const;
+  void reserve_session_id(const std::string& session_id) { reserved_.insert(session_id); }
+  void release_session_id(const std::string& session_id) { reserved_.erase(session_id); }
+
+  // Gives a new sandbox a prepared (warm) runtime. It stays invisible — view() reads
+  // kNone, keepalive and health see no session — until the first acquire() adopts it
+  // without a start. Idle reclaim and stop treat it like a ready session.
+  boost::asio::awaitable<void> park(const Sandbox& sandbox, const Profile& profile,
+                                    PreparedRuntime prepared);
 
  private:
   friend class SessionLease;
 
   boost::asio::awaitable<void> start_runtime(std::shared_ptr<Runtime> rt, SessionSpec spec);
-  boost::asio::awaitable<Status> wait_healthy(std::shared_ptr<Runtime> rt);
   boost::asio::awaitable<void> fail(std::shared_ptr<Runtime> rt, Error error);
   boost::asio::awaitable<void> retire(std::shared_ptr<Runtime> rt);
   boost::asio::awaitable<void> destroy_runtime(std::shared_ptr<Runtime> rt);
@@ -129,6 +153,7 @@ class SessionManager {
   const Clock& clock_;
   SessionSettings settings_;
   std::map<std::string, std::shared_ptr<Runtime>> runtimes_;  // by sandbox id
+  std::set<std::string> reserved_;                            // warm runtime session ids
 };
 
 // The session environment handed to Ship (ship-api.md §4.1): BAY_SANDBOX_ID,

@@ -41,6 +41,7 @@ struct RuntimeInfo {
   RuntimeHandle handle;
   std::string session_id;
   std::string instance_id;
+  std::string sandbox_id;  // empty for a warm runtime not claimed by any sandbox
 };
 
 class Driver {
@@ -53,6 +54,12 @@ class Driver {
       std::string cargo_id, std::uint32_t host_uid, std::int64_t size_limit_mb) = 0;
   // Removes a cargo's storage and everything in it. Missing storage is not an error.
   virtual boost::asio::awaitable<Status> delete_cargo_storage(std::string storage_path) = 0;
+  // Every cargo storage the driver holds, as (cargo id, storage path) — to find storage
+  // no cargo record names after a crash. Drivers without enumerable storage return none.
+  virtual boost::asio::awaitable<Result<std::vector<std::pair<std::string, std::string>>>>
+  list_cargo_storage() {
+    co_return std::vector<std::pair<std::string, std::string>>{};
+  }
 
   // Starts the runtime of a session and returns as soon as it is launched (not yet
   // healthy). On failure nothing of the session is left behind.

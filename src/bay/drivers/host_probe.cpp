@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <set>
 
 #include "bay/drivers/host_io.hpp"
+#include "bay/drivers/seccomp_filter.hpp"
 #include "common/process/spawn.hpp"
 #include "common/strings.hpp"
 
@@ -273,6 +275,26 @@ BwrapFeatures parse_bwrap_help(std::string_view help) {
   return {has("--size"), has("--perms"), has("--disable-userns")};
 }
 
+void probe_outbound(HostFacts& f, const std::string& search_path) {
+  f.slirp4netns = process::find_executable("slirp4netns", search_path);
+  if (f.slirp4netns.empty() || f.slirp4netns[0] != '/') {
+    f.slirp4netns.clear();
+    f.outbound_unavailable = "slirp4netns is not installed (scripts/setup.sh installs it)";
+    return;
+  }
+  // slirp4netns runs as the sandbox's uid and opens the tun device itself.
+  struct stat st {};
+  bool usable = false;
+  if (::stat("/dev/net/tun", &st) == 0 && S_ISCHR(st.st_mode)) {
+    usable = f.root ? (st.st_mode & 0006) == 0006 : ::access("/dev/net/tun", R_OK | W_OK) == 0;
+  }
+  f.outbound_unavailable = usable
+                               ? std::string()
+                               : std::string(
+                                     "/dev/net/tun is missing or not read-writable by sandbox uids "
+                                     "(Debian's udev makes it 0666)");
+}
+
 ProbeResult probe_host(const ProcessDriverConfig& cfg, const std::string& sessions_dir) {
   ProbeResult r;
   HostFacts& f = r.facts;
@@ -316,6 +338,24 @@ ProbeResult probe_host(const ProcessDriverConfig& cfg, const std::string& sessio
   }
   if (r.bwrap_version.empty()) r.warnings.push_back("bwrap is not usable at " + cfg.bwrap);
 
+  if (auto bpf = build_seccomp_bpf(); bpf) {
+    r.seccomp_bpf = std::move(*bpf);
+    f.seccomp = true;
+  } else {
+    r.warnings.push_back("no seccomp filter: " + bpf.error().context);
+  }
+  for (const auto& name : proc_masked_files()) {
+    if (exists("/proc/" + name)) f.proc_mask_files.push_back(name);
+  }
+  for (const auto& name : proc_masked_dirs()) {
+    if (exists("/proc/" + name)) f.proc_mask_dirs.push_back(name);
+  }
+  for (const auto& name : proc_readonly_dirs()) {
+    if (exists("/proc/" + name)) f.proc_readonly_dirs.push_back(name);
+  }
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && !f.root) f.nofile_hard = rl.rlim_max;
+  probe_outbound(f, "/usr/local/bin:/usr/bin:/bin");
+
   auto parent = split_cgroup_parent(cfg.cgroup_parent);
   if (!f.root) {
     f.cgroups.reason = "Bay is not running as root";
@@ -355,7 +395,11 @@ std::string describe_probe(const ProbeResult& probe, const ProcessDriverConfig& 
       (probe.bwrap_version.empty() ? std::string("bwrap unusable") : probe.bwrap_version) + " at " +
       cfg.bwrap + "; namespaces user, mount, pid, ipc, uts, net, cgroup";
   if (f.bwrap_disable_userns) s += " (nested user namespaces disabled)";
+  s += f.seccomp ? "; seccomp deny list (EPERM), native ABI only" : "; NO seccomp filter";
+  s += "; masked /proc kernel interfaces";
   s += "; network none (private loopback)";
+  s += f.outbound_unavailable.empty() ? "; network outbound: slirp4netns (host loopback blocked)"
+                                      : "; network outbound unavailable: " + f.outbound_unavailable;
   if (f.root) {
     s += "; sandboxes run as host uids " + std::to_string(cfg.uid_base) + "-" +
          std::to_string(std::uint64_t{cfg.uid_base} + cfg.uid_count - 1) +

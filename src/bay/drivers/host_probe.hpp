@@ -54,7 +54,13 @@ struct ProbeResult {
   HostFacts facts;
   std::string bwrap_version;          // e.g. "bubblewrap 0.8.0"; empty if bwrap is unusable
   std::vector<std::string> warnings;  // problems that will make sessions fail
+  std::string seccomp_bpf;            // the sandboxes' filter (empty: could not be built)
 };
+
+// The facts about network "outbound": the slirp4netns executable found on `search_path`
+// and whether sandbox uids can open /dev/net/tun; fills facts.slirp4netns and
+// facts.outbound_unavailable.
+void probe_outbound(HostFacts& facts, const std::string& search_path);
 
 // Reads the host (blocking; call before serving or from a worker thread). When Bay is
 // root it also creates the cgroup parents and, for v2, enables the controllers on the

@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -113,6 +116,63 @@ std::optional<pid_t> read_child_pid(int fd) {
   }
 }
 
+// slirp4netns writes to its ready descriptor once the tap is up and configured.
+constexpr auto kSlirpReadyTimeout = 10s;
+// Ship (and the sandbox's init and the outer bwrap) get a low OOM score when Bay can
+// set one: a memory cgroup OOM then picks user code (Ship's children raise their own
+// score to 500) and the runtime survives to report it. slirp4netns is never chosen.
+constexpr int kShipOomScoreAdj = -900;
+constexpr int kSlirpOomScoreAdj = -1000;
+
+void set_oom_score_adj(pid_t pid, int value) {
+  auto path = "/proc/" + std::to_string(pid) + "/oom_score_adj";
+  if (auto s = write_existing_file(path, std::to_string(value)); !s) {
+    spdlog::debug("setting the OOM score of {}: {}", pid, s.error().context);
+  }
+}
+
+// Lowers the OOM score of the sandbox's processes that exist right after start: the
+// outer bwrap and the init (their later children inherit it) and whatever the init
+// already forked (Ship). Processes that raised their own score are left alone.
+void protect_runtime(pid_t bwrap_pid, pid_t init_pid) {
+  set_oom_score_adj(bwrap_pid, kShipOomScoreAdj);
+  set_oom_score_adj(init_pid, kShipOomScoreAdj);
+  auto children = read_file(
+      "/proc/" + std::to_string(init_pid) + "/task/" + std::to_string(init_pid) + "/children",
+      4096);
+  if (!children) return;
+  std::string_view rest(*children);
+  while (!rest.empty()) {
+    auto sp = rest.find(' ');
+    std::string word(rest.substr(0, sp));
+    rest.remove_prefix(sp == std::string_view::npos ? rest.size() : sp + 1);
+    if (word.empty()) continue;
+    pid_t pid = static_cast<pid_t>(std::strtol(word.c_str(), nullptr, 10));
+    auto cur = read_file("/proc/" + word + "/oom_score_adj", 64);
+    if (pid > 0 && cur && std::strtol(cur->c_str(), nullptr, 10) <= 0) {
+      set_oom_score_adj(pid, kShipOomScoreAdj);
+    }
+  }
+}
+
+// Waits until slirp4netns reports readiness ("1" on the pipe) or gives up.
+bool wait_ready(int fd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    char c = 0;
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    return n == 1 && c == '1';
+  }
+}
+
 Error start_failure(std::string context) {
   Error e(ErrorCode::kInternal, "the sandbox could not be started");
   e.context = std::move(context);
@@ -123,6 +183,7 @@ Error start_failure(std::string context) {
 
 struct ProcessDriver::Launched {
   std::unique_ptr<process::ChildProcess> child;
+  std::unique_ptr<process::ChildProcess> slirp;  // network "outbound" only
   RuntimeHandle handle;
 };
 
@@ -152,6 +213,7 @@ ProcessDriver::ProcessDriver(asio::any_io_executor io, ProcessDriverConfig cfg,
     ::chmod(d.c_str(), 0711);
   }
   probe_ = probe_host(cfg_, sessions_dir_);
+  seccomp_bpf_ = probe_.seccomp_bpf;
 }
 
 ProcessDriver::~ProcessDriver() = default;
@@ -228,6 +290,25 @@ asio::awaitable<Status> ProcessDriver::delete_cargo_storage(std::string storage_
   co_return s;
 }
 
+asio::awaitable<Result<std::vector<std::pair<std::string, std::string>>>>
+ProcessDriver::list_cargo_storage() {
+  using Listing = std::vector<std::pair<std::string, std::string>>;
+  auto job = [this]() -> Result<Listing> {
+    Listing out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(cargo_root_, ec)) {
+      std::string name = e.path().filename().string();
+      // Dot entries (the image directory) and anything not named like a cargo are not
+      // cargo storage.
+      if (!is_safe_id(name) || name.front() == '.' || !e.is_directory(ec)) continue;
+      out.emplace_back(name, cargo_root_ + "/" + name);
+    }
+    if (ec) return system_error("listing " + cargo_root_, ec.value());
+    return out;
+  };
+  co_return co_await offload(pool_, std::move(job));
+}
+
 // --- start --------------------------------------------------------------------------
 
 asio::awaitable<Result<RuntimeHandle>> ProcessDriver::start(SessionSpec spec) {
@@ -244,6 +325,7 @@ asio::awaitable<Result<RuntimeHandle>> ProcessDriver::start(SessionSpec spec) {
   }
   RuntimeHandle handle = launched->handle;
   children_[handle.runtime_id] = std::move(launched->child);
+  if (launched->slirp) slirps_[handle.runtime_id] = std::move(launched->slirp);
   co_return handle;
 }
 
@@ -302,6 +384,18 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
   }
   auto info = process::make_pipe(process::ParentEnd::kRead);
   if (!info) return fail(std::move(info).error(), 0);
+  if (plan.seccomp_fd < 0 || seccomp_bpf_.empty()) {
+    return fail(start_failure("no seccomp program for the sandbox"), 0);
+  }
+  auto seccomp_fd = memfd_with("bwrap-seccomp", seccomp_bpf_);
+  if (!seccomp_fd) return fail(std::move(seccomp_fd).error(), 0);
+  // Outbound: slirp4netns watches the read end; the sandbox holds the write end.
+  std::optional<process::Pipe> slirp_exit;
+  if (plan.outbound) {
+    auto p = process::make_pipe(process::ParentEnd::kRead);
+    if (!p) return fail(std::move(p).error(), 0);
+    slirp_exit = std::move(*p);
+  }
 
   process::SpawnSpec s;
   s.executable = plan.bwrap;
@@ -317,6 +411,8 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
   for (std::size_t i = 0; i < plan.files.size(); ++i) {
     s.fds.push_back({plan.files[i].child_fd, file_fds[i].get()});
   }
+  s.fds.push_back({plan.seccomp_fd, seccomp_fd->get()});
+  if (slirp_exit) s.fds.push_back({plan.slirp_exit_fd, slirp_exit->write.get()});
   for (const auto& cg : plan.cgroups) s.join_cgroups.push_back(cg.path + "/cgroup.procs");
   if (plan.credentials) {
     s.credentials = process::Credentials{plan.credentials->first, plan.credentials->second};
@@ -326,8 +422,11 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
 
   auto child = process::spawn(io_, s);
   info->write.reset();
+  // Only the sandbox may hold the write end, or slirp4netns would outlive it.
+  if (slirp_exit) slirp_exit->write.reset();
   if (!child) return fail(std::move(child).error(), 0);
   auto owned = std::make_unique<process::ChildProcess>(std::move(*child));
+  if (facts_root()) set_oom_score_adj(owned->pid(), kShipOomScoreAdj);
 
   auto init_pid = read_child_pid(info->read.get());
   auto bwrap_stat = read_proc_stat(owned->pid());
@@ -336,6 +435,18 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
     owned->signal(SIGKILL);
     return fail(start_failure("bwrap did not start the sandbox: " + log_tail(plan.log_path)),
                 init_pid.value_or(0));
+  }
+
+  if (facts_root()) protect_runtime(owned->pid(), *init_pid);
+
+  std::unique_ptr<process::ChildProcess> slirp;
+  if (plan.outbound) {
+    auto started = start_slirp(plan, *init_pid, log.get(), slirp_exit->read);
+    if (!started) {
+      owned->signal(SIGKILL);
+      return fail(std::move(started).error(), *init_pid);
+    }
+    slirp = std::move(*started);
   }
 
   ProcRuntimeId id{owned->pid(), bwrap_stat->start_time, *init_pid, init_stat->start_time,
@@ -355,7 +466,55 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
   }
   spdlog::debug("session {}: sandbox started (bwrap pid {}, init pid {})", spec.session_id, id.pid,
                 id.init_pid);
-  return Launched{std::move(owned), RuntimeHandle{rec.runtime_id, rec.endpoint}};
+  return Launched{std::move(owned), std::move(slirp), RuntimeHandle{rec.runtime_id, rec.endpoint}};
+}
+
+Result<std::unique_ptr<process::ChildProcess>> ProcessDriver::start_slirp(const SandboxPlan& plan,
+                                                                          pid_t init_pid,
+                                                                          int log_fd,
+                                                                          const UniqueFd& exit_fd) {
+  // The network namespace and the user namespace that owns it. bwrap nests the
+  // sandbox's processes one user namespace deeper (--disable-userns), so the init's own
+  // user namespace is the wrong one: slirp4netns, running as the sandbox's host uid,
+  // holds CAP_NET_ADMIN over the network namespace only after joining its owner.
+  std::string ns = "/proc/" + std::to_string(init_pid) + "/ns/net";
+  UniqueFd netns(::open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns) return system_error("open " + ns, errno);
+  UniqueFd userns(::ioctl(netns.get(), NS_GET_USERNS));
+  if (!userns) return system_error("NS_GET_USERNS", errno);
+  auto ready = process::make_pipe(process::ParentEnd::kRead);
+  if (!ready) return std::move(ready).error();
+
+  constexpr int kUserNs = 3, kNetNs = 4, kReady = 5, kExit = 6;
+  process::SpawnSpec s;
+  s.executable = probe_.facts.slirp4netns;
+  s.argv = slirp_argv(probe_.facts, kUserNs, kNetNs, kReady, kExit);
+  s.env = {"PATH=/usr/bin:/bin", "LANG=C"};
+  s.new_session = true;
+  s.cwd = "/";
+  s.fds = {{1, log_fd},
+           {2, log_fd},
+           {kUserNs, userns.get()},
+           {kNetNs, netns.get()},
+           {kReady, ready->write.get()},
+           {kExit, exit_fd.get()}};
+  // In the session's cgroups: limited with the sandbox and killed by destroy.
+  for (const auto& cg : plan.cgroups) s.join_cgroups.push_back(cg.path + "/cgroup.procs");
+  if (plan.credentials) {
+    s.credentials = process::Credentials{plan.credentials->first, plan.credentials->second};
+  }
+  s.no_new_privs = true;
+  s.rlimits = plan.rlimits;
+  auto child = process::spawn(io_, s);
+  ready->write.reset();
+  if (!child) return std::move(child).error().with_context("starting slirp4netns");
+  auto owned = std::make_unique<process::ChildProcess>(std::move(*child));
+  if (facts_root()) set_oom_score_adj(owned->pid(), kSlirpOomScoreAdj);
+  if (!wait_ready(ready->read.get(), kSlirpReadyTimeout)) {
+    owned->signal(SIGKILL);
+    return start_failure("slirp4netns did not set up the network: " + log_tail(plan.log_path));
+  }
+  return owned;
 }
 
 void ProcessDriver::cleanup_failed_launch(const SandboxPlan& plan, pid_t init_pid) {
@@ -472,6 +631,12 @@ asio::awaitable<Status> ProcessDriver::destroy(RuntimeHandle handle) {
     it->second->try_wait();
     children_.erase(it);  // an unreaped child is handed to a reaper coroutine
   }
+  if (auto it = slirps_.find(runtime_id); it != slirps_.end()) {
+    // Normally gone with the cgroup or the sandbox's end; without cgroups it may take
+    // a moment to notice the closed pipe.
+    if (!it->second->try_wait()) it->second->signal(SIGKILL);
+    slirps_.erase(it);
+  }
   if (!gone()) {
     Error e(ErrorCode::kInternal, "the sandbox processes did not exit");
     e.context = "destroying session " + t->id.session_id + ": processes still running after " +
@@ -509,7 +674,7 @@ asio::awaitable<Result<std::vector<RuntimeInfo>>> ProcessDriver::list_runtimes(
         continue;
       }
       out.push_back(RuntimeInfo{RuntimeHandle{rec->runtime_id, rec->endpoint}, rec->session_id,
-                                rec->instance_id});
+                                rec->instance_id, rec->sandbox_id});
     }
     return out;
   };

@@ -39,6 +39,8 @@ class ProcessDriver final : public Driver {
   boost::asio::awaitable<Result<std::string>> create_cargo_storage(
       std::string cargo_id, std::uint32_t host_uid, std::int64_t size_limit_mb) override;
   boost::asio::awaitable<Status> delete_cargo_storage(std::string storage_path) override;
+  boost::asio::awaitable<Result<std::vector<std::pair<std::string, std::string>>>>
+  list_cargo_storage() override;
   boost::asio::awaitable<Result<RuntimeHandle>> start(SessionSpec spec) override;
   boost::asio::awaitable<Status> destroy(RuntimeHandle handle) override;
   bool alive(const RuntimeHandle& handle) override;
@@ -63,6 +65,12 @@ class ProcessDriver final : public Driver {
   std::shared_ptr<Teardown> begin_teardown(const std::string& runtime_id);
   Status finish_teardown(const Teardown& t);
   void cleanup_failed_launch(const SandboxPlan& plan, pid_t init_pid);
+  // Network "outbound": starts slirp4netns for the sandbox whose init is `init_pid`
+  // and waits until the tap is configured.
+  Result<std::unique_ptr<process::ChildProcess>> start_slirp(const SandboxPlan& plan,
+                                                             pid_t init_pid, int log_fd,
+                                                             const UniqueFd& exit_fd);
+  bool facts_root() const { return probe_.facts.root; }
 
   boost::asio::any_io_executor io_;
   ProcessDriverConfig cfg_;
@@ -74,6 +82,9 @@ class ProcessDriver final : public Driver {
   // Outer bwrap processes started by this Bay, by runtime id, so that they are reaped.
   // Runtimes re-attached after a restart are children of init instead.
   std::map<std::string, std::unique_ptr<process::ChildProcess>> children_;
+  // slirp4netns processes of outbound sandboxes started by this Bay, by runtime id.
+  std::map<std::string, std::unique_ptr<process::ChildProcess>> slirps_;
+  std::string seccomp_bpf_;           // the BPF program every sandbox is started with
   boost::asio::thread_pool pool_{2};  // last member: joined before the rest is destroyed
 };
 

@@ -11,7 +11,18 @@ namespace {
 // bwrap's own descriptors in the child; 0-2 are stdin (/dev/null) and the log.
 constexpr int kInfoFd = 3;
 constexpr int kArgsFd = 4;
-constexpr int kFirstFileFd = 5;
+constexpr int kFirstFileFd = 5;  // then the seccomp program, then slirp's exit pipe
+
+// Descriptors per sandbox process: plenty for Ship and ordinary programs, and a hard
+// cap user code cannot raise (no CAP_SYS_RESOURCE), so one process cannot pin an
+// unbounded number of open files.
+constexpr rlim_t kNoFile = 4096;
+
+// The slirp4netns network, as its defaults lay it out (10.0.2.0/24; the sandbox is
+// 10.0.2.100, the gateway 10.0.2.2, DNS 10.0.2.3). 65520 is its recommended MTU.
+const char* const kSlirpMtu = "65520";
+const char* const kSlirpDns = "10.0.2.3";
+const char* const kSlirpTap = "tap0";
 
 constexpr std::int64_t kCpuPeriodUs = 100000;
 constexpr std::int64_t kMinCpuQuotaUs = 1000;  // the kernel refuses less than 1 ms
@@ -139,6 +150,41 @@ bool is_safe_id(const std::string& id) {
   });
 }
 
+const std::vector<std::string>& proc_masked_files() {
+  static const std::vector<std::string> kFiles = {
+      "kcore",      "kallsyms",    "kmsg",        "keys",          "key-users",
+      "timer_list", "timer_stats", "sched_debug", "latency_stats", "kpagecount",
+      "kpageflags", "kpagecgroup", "vmallocinfo", "sysrq-trigger", "pagetypeinfo",
+  };
+  return kFiles;
+}
+
+const std::vector<std::string>& proc_masked_dirs() {
+  static const std::vector<std::string> kDirs = {"acpi", "asound", "scsi", "driver"};
+  return kDirs;
+}
+
+const std::vector<std::string>& proc_readonly_dirs() {
+  static const std::vector<std::string> kDirs = {"sys", "irq", "bus", "fs"};
+  return kDirs;
+}
+
+std::vector<std::string> slirp_argv(const HostFacts& facts, int userns_fd, int netns_fd,
+                                    int ready_fd, int exit_fd) {
+  auto fd_path = [](int fd) { return "/proc/self/fd/" + std::to_string(fd); };
+  return {facts.slirp4netns,
+          "--configure",
+          std::string("--mtu=") + kSlirpMtu,
+          "--disable-host-loopback",
+          "--enable-seccomp",
+          "--userns-path=" + fd_path(userns_fd),
+          "--netns-type=path",
+          "--ready-fd=" + std::to_string(ready_fd),
+          "--exit-fd=" + std::to_string(exit_fd),
+          fd_path(netns_fd),
+          kSlirpTap};
+}
+
 std::vector<std::string> session_cgroup_dirs(const HostFacts& facts,
                                              const std::string& session_id) {
   std::vector<std::string> out;
@@ -173,12 +219,21 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
   }
   if (!is_absolute_clean(cfg.bwrap)) return invalid("bwrap must be an absolute path");
   if (!is_absolute_clean(facts.sessions_dir)) return invalid("invalid sessions directory");
-  if (profile.network == "outbound") {
-    return invalid("profile " + profile.id +
-                   ": network \"outbound\" is not supported by the process driver yet");
-  }
-  if (profile.network != "none") {
+  if (profile.network != "none" && profile.network != "outbound") {
     return invalid("profile " + profile.id + ": unknown network mode " + profile.network);
+  }
+  const bool outbound = profile.network == "outbound";
+  if (outbound && (facts.slirp4netns.empty() || !facts.outbound_unavailable.empty())) {
+    Error e(ErrorCode::kInternal,
+            "profile " + profile.id + ": network \"outbound\" is not available on this host");
+    e.context = facts.outbound_unavailable;
+    return e;
+  }
+  // Fail closed: a sandbox without its system-call filter is never started.
+  if (!facts.seccomp) {
+    Error e(ErrorCode::kInternal, "the sandbox seccomp filter is not available");
+    e.context = "the process driver has no seccomp program (see the start-up log)";
+    return e;
   }
   if (profile.runtime_port < 1 || profile.runtime_port > 65535) {
     return invalid("profile " + profile.id + ": invalid runtime_port");
@@ -221,6 +276,10 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
   }
 
   plan.rlimits.push_back({RLIMIT_CORE, rlimit{0, 0}});  // no core files in the workspace
+  {
+    rlim_t n = std::min(kNoFile, facts.nofile_hard);
+    plan.rlimits.push_back({RLIMIT_NOFILE, rlimit{n, n}});
+  }
   // Degraded mode: per-process approximations of the limits cgroups would enforce.
   if (!has_controller(facts, "memory")) {
     rlim_t mem = static_cast<rlim_t>(profile.resources.memory_bytes);
@@ -245,11 +304,17 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
                             kSandboxHostname + "\n",
                         -1});
   plan.files.push_back({"/etc/hostname", std::string(kSandboxHostname) + "\n", -1});
-  for (std::size_t i = 0; i < plan.files.size(); ++i) {
-    plan.files[i].child_fd = kFirstFileFd + static_cast<int>(i);
+  if (outbound) {
+    // slirp4netns forwards DNS on its virtual network to the host's resolvers.
+    plan.files.push_back({"/etc/resolv.conf", std::string("nameserver ") + kSlirpDns + "\n", -1});
   }
+  int next_fd = kFirstFileFd;
+  for (auto& f : plan.files) f.child_fd = next_fd++;
   plan.info_fd = kInfoFd;
   plan.args_fd = kArgsFd;
+  plan.seccomp_fd = next_fd++;
+  plan.outbound = outbound;
+  if (outbound) plan.slirp_exit_fd = next_fd++;
 
   // bwrap options. Order matters: mounts are applied in sequence, and the root is made
   // read-only last.
@@ -258,8 +323,13 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
           "--unshare-cgroup-try"});
   if (facts.bwrap_disable_userns) o.emplace_back("--disable-userns");
   add(o, {"--uid", std::to_string(kSandboxUid), "--gid", std::to_string(kSandboxGid)});
+  // No capabilities, not even inside the sandbox's own user namespace (bwrap drops them
+  // for a non-root uid anyway; saying so keeps it true whatever bwrap's defaults).
+  add(o, {"--cap-drop", "ALL"});
   add(o, {"--hostname", kSandboxHostname, "--new-session"});
   add(o, {"--info-fd", std::to_string(plan.info_fd)});
+  // Loaded by bwrap right before it executes Ship, after no_new_privs.
+  add(o, {"--seccomp", std::to_string(plan.seccomp_fd)});
   auto perms = [&](const char* mode) {
     if (facts.bwrap_perms) add(o, {"--perms", mode});
   };
@@ -272,6 +342,19 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
   for (const auto& [name, target] : facts.usr_symlinks) add(o, {"--symlink", target, "/" + name});
   for (const auto& d : facts.usr_split_dirs) add(o, {"--ro-bind", "/" + d, "/" + d});
   add(o, {"--proc", "/proc", "--dev", "/dev"});
+  // Kernel interfaces: files that leak kernel addresses, page frames, keys or timers
+  // are covered with /dev/null (on a nodev bind: they cannot even be opened), hardware
+  // directories with an empty read-only tmpfs, tunables read-only. The entries are the
+  // sandbox's own procfs (same kernel); bwrap needs them to exist, hence the probe.
+  for (const auto& f : facts.proc_mask_files) add(o, {"--ro-bind", "/dev/null", "/proc/" + f});
+  for (const auto& d : facts.proc_mask_dirs) {
+    perms("0555");
+    if (facts.bwrap_size) add(o, {"--size", "4096"});
+    add(o, {"--tmpfs", "/proc/" + d, "--remount-ro", "/proc/" + d});
+  }
+  // The host's /proc/<dir> shows the same kernel tables: sysctls follow the reading
+  // process's namespaces, not the procfs instance.
+  for (const auto& d : facts.proc_readonly_dirs) add(o, {"--ro-bind", "/proc/" + d, "/proc/" + d});
   sized_tmpfs("/tmp");
   sized_tmpfs("/dev/shm");
   // /dev itself is a tmpfs owned by the sandbox user; read-only it cannot be used to

@@ -459,7 +459,7 @@ asio::awaitable<Result<ShipView>> LegacyService::create(ShipRequest req) {
       attach_session(session, req.ttl, ready);
       ship->rec.status = 1;
       ship->rec.ttl = req.ttl;
-      ship->rec.expires_at = ready + std::chrono::seconds(req.ttl);
+      ship->rec.expires_at = expiry_after(ready, req.ttl);
       ship->rec.updated_at = ready;
       ship->phase = Phase::kRunning;
       ship->settled.set();

@@ -3,16 +3,20 @@
 #include <algorithm>
 #include <chrono>
 
+#include "bay/domain/clock.hpp"
+
 namespace shipyard::bay::legacy {
+
+TimePoint expiry_after(TimePoint now, std::int64_t ttl) { return add_seconds_capped(now, ttl); }
 
 void attach_session(LegacySession& s, std::int64_t ttl, TimePoint now) {
   s.initial_ttl = ttl;
-  s.expires_at = now + std::chrono::seconds(ttl);
+  s.expires_at = expiry_after(now, ttl);
   s.last_activity = now;
 }
 
 void refresh_session(LegacySession& s, TimePoint now) {
-  s.expires_at = now + std::chrono::seconds(s.initial_ttl);
+  s.expires_at = expiry_after(now, s.initial_ttl);
   s.last_activity = now;
 }
 
@@ -36,7 +40,7 @@ void recompute_expiry(LegacyShip& ship, const std::vector<const LegacySession*>&
 
 void extend_ttl(LegacyShip& ship, std::int64_t ttl, TimePoint now) {
   ship.ttl = ttl;
-  ship.expires_at = now + std::chrono::seconds(ttl);
+  ship.expires_at = expiry_after(now, ttl);
   ship.updated_at = now;
 }
 

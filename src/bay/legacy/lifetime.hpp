@@ -10,6 +10,10 @@
 
 namespace shipyard::bay::legacy {
 
+// now + ttl seconds, saturated at 9999-12-31T23:59:59Z: any int > 0 is a valid ttl (§5),
+// and a huge one must neither overflow the microsecond clock nor print a 5-digit year.
+TimePoint expiry_after(TimePoint now, std::int64_t ttl);
+
 // A session attached (or restored) with `ttl`: expiry now + ttl, initial TTL ttl.
 void attach_session(LegacySession& s, std::int64_t ttl, TimePoint now);
 

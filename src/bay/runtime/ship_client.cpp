@@ -350,8 +350,7 @@ asio::awaitable<Result<std::unique_ptr<ShipBodyReader>>> ShipClient::get_stream(
 }
 
 asio::awaitable<Result<std::unique_ptr<ShipBodyWriter>>> ShipClient::post_stream(
-    std::string target, std::string content_type, SteadyTime deadline,
-    std::string session_header) {
+    std::string target, std::string content_type, SteadyTime deadline, std::string session_header) {
   auto conn = co_await acquire(deadline, /*fresh=*/true);
   if (!conn) co_return std::move(conn).error();
   bhttp::request<bhttp::empty_body> req{bhttp::verb::post, target, 11};

@@ -266,6 +266,23 @@ struct Server::State : std::enable_shared_from_this<Server::State> {
 
 namespace {
 
+// Limits Beast does not enforce itself: the target length and the number of fields.
+std::optional<std::pair<Error, bhttp::status>> check_head(
+    const bhttp::request<bhttp::buffer_body>& req, const ServerLimits& limits) {
+  if (req.target().size() > limits.max_target) {
+    return std::make_pair(Error(ErrorCode::kPayloadTooLarge, "Request URL too long"),
+                          bhttp::status::uri_too_long);
+  }
+  std::size_t fields = 0;
+  for (auto it = req.begin(); it != req.end(); ++it) {
+    if (++fields > limits.max_header_fields) {
+      return std::make_pair(Error(ErrorCode::kPayloadTooLarge, "Too many request header fields"),
+                            bhttp::status::request_header_fields_too_large);
+    }
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<void> linger_close(Stream& stream) {
   boost::system::error_code ec;
   stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
@@ -339,15 +356,30 @@ asio::awaitable<void> Server::State::serve(std::shared_ptr<State> /*self*/, Stre
       // A protocol violation: answer it (best effort) and close.
       Exchange ex(stream, buffer, parser, limits, on_error);
       ex.close_after();
-      Error e = ec == bhttp::error::header_limit
-                    ? Error(ErrorCode::kPayloadTooLarge, "Request header too large")
-                    : bad_request("Malformed HTTP request");
-      e.context = ec.message();
-      co_await ex.respond_error(e);
+      if (ec == bhttp::error::header_limit) {
+        // Beast parses (and consumes) the request line before the fields: when the limit
+        // hit before a target was parsed, the request line alone did not fit.
+        bool long_target = parser.get().target().empty();
+        Error e(ErrorCode::kPayloadTooLarge,
+                long_target ? "Request URL too long" : "Request header too large");
+        e.context = ec.message();
+        co_await ex.respond_error(e, long_target ? bhttp::status::uri_too_long
+                                                 : bhttp::status::request_header_fields_too_large);
+      } else {
+        Error e = bad_request("Malformed HTTP request");
+        e.context = ec.message();
+        co_await ex.respond_error(e);
+      }
       linger = true;
       break;
     }
     Exchange ex(stream, buffer, parser, limits, on_error);
+    if (auto bad = check_head(parser.get(), limits)) {
+      ex.close_after();
+      co_await ex.respond_error(bad->first, bad->second);
+      linger = !parser.is_done();
+      break;
+    }
     co_await dispatch(ex);
     if (buffer.capacity() > kIdleBufferCapacity && buffer.size() <= kIdleBufferCapacity) {
       buffer.shrink_to_fit();

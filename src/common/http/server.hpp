@@ -48,7 +48,13 @@ struct Response {
 };
 
 struct ServerLimits {
+  // The whole request head (request line and header fields). Beyond it: 431, or 414 when
+  // the request line alone does not fit.
   std::size_t header_limit = 16 * 1024;
+  // The request target (path and query): 414 beyond it.
+  std::size_t max_target = 12 * 1024;
+  // Header fields per request: 431 beyond it.
+  std::size_t max_header_fields = 100;
   // How long a kept-alive connection may sit idle between requests.
   std::chrono::seconds idle_timeout{120};
   // How long one read or write may make no progress.
@@ -92,6 +98,13 @@ class Exchange {
   // Sends a complete response.
   asio::awaitable<void> respond(Response r);
   asio::awaitable<void> respond_error(const Error& e) { co_await respond(on_error_(e, *this)); }
+  // The service's envelope for `e`, sent with `status` (414/431 have no ErrorCode of
+  // their own; the envelope carries kPayloadTooLarge's code).
+  asio::awaitable<void> respond_error(const Error& e, bhttp::status status) {
+    Response r = on_error_(e, *this);
+    r.status = status;
+    co_await respond(std::move(r));
+  }
   // Sends `head` with Content-Length `size`, then `size` bytes of `fd` from its start,
   // with sendfile(2). A file that shrinks meanwhile ends the connection.
   asio::awaitable<void> respond_file(Response head, int fd, std::uint64_t size);

@@ -16,6 +16,13 @@ ShipContext::ShipContext(ShipConfig config, fs::Workspace root, boost::asio::any
       processes_(io, env, config_.state_dir + "/processes",
                  shell::Limits{.output_cap = config_.shell_output_cap}) {}
 
+void ShipContext::bind_var(std::string_view name, std::string_view value) {
+  shell::set_bay_var(env_, name, value);
+  shell::set_bay_var(runner_.mutable_base(), name, value);
+  shell::set_bay_var(processes_.mutable_base(), name, value);
+  if (kernels_ != nullptr) shell::set_bay_var(kernels_->mutable_environment(), name, value);
+}
+
 ShipContext::~ShipContext() { blocking_.join(); }
 
 std::string ShipContext::env_file_path() const {

@@ -55,6 +55,14 @@ class ShipContext {
   void set_kernels(KernelManager* k) { kernels_ = k; }
   KernelManager* kernels() { return kernels_; }
 
+  // A pre-started (warm pool) Ship may be bound to its sandbox exactly once, before any
+  // user code runs (docs/warm-pool.md). bind_var updates every environment copy; the
+  // running kernels are updated by the caller.
+  bool bindable() const { return bindable_ && !bound_; }
+  void set_bindable(bool b) { bindable_ = b; }
+  void mark_bound() { bound_ = true; }
+  void bind_var(std::string_view name, std::string_view value);
+
  private:
   ShipConfig config_;
   std::shared_ptr<const fs::Workspace> root_;
@@ -63,6 +71,8 @@ class ShipContext {
   shell::Runner runner_;
   shell::ProcessRegistry processes_;
   KernelManager* kernels_ = nullptr;
+  bool bindable_ = false;
+  bool bound_ = false;
   std::list<std::string> lru_;
   std::map<std::string,
            std::pair<std::shared_ptr<const fs::Workspace>, std::list<std::string>::iterator>>

@@ -2,11 +2,13 @@
 #include <cstdlib>
 
 #include "ship/api/routes.hpp"
+#include "ship/kernel/kernel_manager.hpp"
 #include "ship/version.hpp"
 
 namespace shipyard::ship {
 namespace {
 
+namespace asio = boost::asio;
 using http::bhttp::verb;
 
 json::object meta(ShipContext& ctx, const std::vector<SkillMeta>& skills) {
@@ -46,6 +48,57 @@ json::object meta(ShipContext& ctx, const std::vector<SkillMeta>& skills) {
                       {"built_in_skills", std::move(built_in)}};
 }
 
+bool valid_bind_value(std::string_view v) {
+  if (v.empty() || v.size() > 128) return false;
+  for (char c : v) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// POST /internal/bind (not part of the public Ship API; docs/warm-pool.md): Bay binds a
+// pre-started runtime to the sandbox that claimed it. Only a Ship started with
+// SHIP_BINDABLE=1 accepts it, and only once; Bay calls it before any user code can run,
+// so code inside the sandbox (which can reach this port) always finds it refused.
+asio::awaitable<Result<json::object>> bind(http::Exchange& ex, ShipContext& ctx) {
+  if (!ctx.bindable()) co_return Error(ErrorCode::kForbidden, "This runtime cannot be bound");
+  auto body = co_await read_json_body(ex, ctx);
+  if (!body) co_return std::move(body).error();
+  const auto* env = body->if_contains("env");
+  if (env == nullptr || !env->is_object()) {
+    co_return Error(ErrorCode::kInvalidArgument, "env must be an object");
+  }
+  std::vector<std::pair<std::string, std::string>> vars;
+  for (const auto& kv : env->as_object()) {
+    if (kv.key() != "BAY_SANDBOX_ID" || !kv.value().is_string() ||
+        !valid_bind_value(kv.value().as_string())) {
+      co_return Error(ErrorCode::kInvalidArgument, "only BAY_SANDBOX_ID (an id) can be bound");
+    }
+    vars.emplace_back(kv.key(), kv.value().as_string());
+  }
+  if (!ctx.bindable()) co_return Error(ErrorCode::kForbidden, "This runtime cannot be bound");
+  ctx.mark_bound();
+  json::object update;
+  for (const auto& [k, v] : vars) {
+    ctx.bind_var(k, v);
+    update[k] = v;
+  }
+  // The eagerly started default kernel already runs: update its os.environ with a
+  // silent cell (no execution_count, no history), so user code and its children see it.
+  KernelRef ref{"default", ctx.root().root()};
+  if (!vars.empty() && ctx.kernels() != nullptr && ctx.kernels()->status(ref) == "alive") {
+    std::string code = "__import__('os').environ.update(" + json::serialize(update) + ")";
+    auto out =
+        co_await ctx.kernels()->execute(ref, std::move(code), true, std::chrono::seconds(10));
+    if (!out || !out->success) {
+      co_return Error(ErrorCode::kInternal, "binding the kernel failed");
+    }
+  }
+  co_return json::object{{"bound", true}};
+}
+
 }  // namespace
 
 void add_service_routes(ShipRouter& r, ShipContext& ctx) {
@@ -76,6 +129,7 @@ void add_service_routes(ShipRouter& r, ShipContext& ctx) {
             auto skills = co_await offload(c, std::move(job));
             co_return meta(c, skills);
           }));
+  r.add(verb::post, "/internal/bind", json_route(ctx, bind));
 }
 
 }  // namespace shipyard::ship

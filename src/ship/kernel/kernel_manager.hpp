@@ -50,6 +50,9 @@ class KernelManager {
   std::vector<Listing> list() const;
   void shutdown_all();
 
+  // The environment future kernels start with (running kernels keep theirs).
+  shell::EnvironmentBase& mutable_environment() { return env_; }
+
  private:
   Result<std::shared_ptr<kernel::Kernel>> get_or_start(const KernelRef& ref);
   Result<std::shared_ptr<kernel::Kernel>> spawn(const KernelRef& ref);

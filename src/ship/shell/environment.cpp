@@ -109,4 +109,14 @@ EnvironmentBase make_environment_base(std::vector<EnvVar> profile_vars) {
   return base;
 }
 
+void set_bay_var(EnvironmentBase& base, std::string_view name, std::string_view value) {
+  for (auto& v : base.bay_vars) {
+    if (v.name == name) {
+      v.value = std::string(value);
+      return;
+    }
+  }
+  base.bay_vars.push_back({std::string(name), std::string(value)});
+}
+
 }  // namespace shipyard::ship::shell

@@ -51,4 +51,8 @@ const std::vector<std::string>& default_node_dirs();
 // BAY_PROFILE_ENV by the start-up code).
 EnvironmentBase make_environment_base(std::vector<EnvVar> profile_vars);
 
+// Sets (or replaces) one of the Bay variables of `base` (a pre-started Ship learns its
+// sandbox at claim time, see docs/warm-pool.md).
+void set_bay_var(EnvironmentBase& base, std::string_view name, std::string_view value);
+
 }  // namespace shipyard::ship::shell

@@ -56,6 +56,8 @@ class ProcessRegistry {
   ProcessRegistry(const ProcessRegistry&) = delete;
   ProcessRegistry& operator=(const ProcessRegistry&) = delete;
 
+  EnvironmentBase& mutable_base() { return base_; }
+
   // Starts a background command (req.timeout is ignored). Returns its entry (status
   // "running") or the spawn/set-up failure (message suitable for the response's `error`).
   // `session` is the X-SESSION-ID ("" = none).

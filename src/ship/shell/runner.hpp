@@ -54,6 +54,7 @@ class Runner {
   boost::asio::awaitable<ExecResult> run(ExecRequest req);
 
   const EnvironmentBase& base() const { return base_; }
+  EnvironmentBase& mutable_base() { return base_; }
   const Limits& limits() const { return limits_; }
   // Pipes currently drained for finished commands' background children.
   std::size_t lingering_drains() const { return *lingering_; }

@@ -164,7 +164,7 @@ def raw_request(port: int, data: bytes) -> bytes:
 def test_protocol_abuse(ship):
     assert raw_request(ship.port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
     huge = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
-    assert raw_request(ship.port, huge).startswith(b"HTTP/1.1 413")
+    assert raw_request(ship.port, huge).startswith(b"HTTP/1.1 431")
     raw_request(ship.port, b"POST /fs/read_file HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
     bad_chunk = b"POST /fs/read_file HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
     raw_request(ship.port, bad_chunk)

@@ -93,7 +93,7 @@ TEST_F(ConfigTest, ExampleConfigurationLoads) {
   EXPECT_EQ(ids,
             (std::vector<std::string>{"python-default", "python-only", "quick-reclaim", "small"}));
   const Profile& def = c.profiles[0];
-  EXPECT_EQ(def.network, "none");
+  EXPECT_EQ(def.network, "outbound");
   ASSERT_FALSE(def.env.empty());
   EXPECT_EQ(def.env[0].first, "COMPANY_PIP_INDEX");
   EXPECT_EQ(c.find_profile("small")->resources.memory_bytes, 128u << 20);

@@ -79,6 +79,7 @@ class FakeDriver final : public Driver {
                     "unix:" + dir + "/ship.sock"};
     children_.emplace(h.runtime_id, std::move(*child));
     instances_[h.runtime_id] = spec.instance_id;
+    sandboxes_[h.runtime_id] = spec.sandbox_id;
     co_return h;
   }
 
@@ -104,7 +105,8 @@ class FakeDriver final : public Driver {
     std::vector<RuntimeInfo> out;
     for (auto& [id, child] : children_) {
       if (instances_[id] != instance_id || child.try_wait()) continue;
-      out.push_back(RuntimeInfo{RuntimeHandle{id, ""}, id.substr(id.rfind(':') + 1), instance_id});
+      out.push_back(RuntimeInfo{RuntimeHandle{id, ""}, id.substr(id.rfind(':') + 1), instance_id,
+                                sandboxes_[id]});
     }
     co_return out;
   }
@@ -128,6 +130,7 @@ class FakeDriver final : public Driver {
   std::string root_;
   std::map<std::string, process::ChildProcess> children_;
   std::map<std::string, std::string> instances_;
+  std::map<std::string, std::string> sandboxes_;
 };
 
 }  // namespace shipyard::bay::testing

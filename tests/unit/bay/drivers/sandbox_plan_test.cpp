@@ -32,6 +32,12 @@ HostFacts v1_host() {
       {"/sys/fs/cgroup/cpu/shipyard", "/sys/fs/cgroup/cpu", {"cpu"}, false},
       {"/sys/fs/cgroup/pids/shipyard", "/sys/fs/cgroup/pids", {"pids"}, false},
   };
+  f.seccomp = true;
+  f.proc_mask_files = {"kcore", "keys"};
+  f.proc_mask_dirs = {"acpi"};
+  f.proc_readonly_dirs = {"sys"};
+  f.slirp4netns = "/usr/bin/slirp4netns";
+  f.outbound_unavailable.clear();
   return f;
 }
 
@@ -93,11 +99,15 @@ TEST(SandboxPlan, ExactBwrapArgvForATypicalSession) {
                                  "1000",
                                  "--gid",
                                  "1000",
+                                 "--cap-drop",
+                                 "ALL",
                                  "--hostname",
                                  "sandbox",
                                  "--new-session",
                                  "--info-fd",
-                                 "3",  //
+                                 "3",
+                                 "--seccomp",
+                                 "9",  //
                                  "--ro-bind",
                                  "/usr",
                                  "/usr",  //
@@ -117,6 +127,23 @@ TEST(SandboxPlan, ExactBwrapArgvForATypicalSession) {
                                  "/proc",
                                  "--dev",
                                  "/dev",  //
+                                 "--ro-bind",
+                                 "/dev/null",
+                                 "/proc/kcore",
+                                 "--ro-bind",
+                                 "/dev/null",
+                                 "/proc/keys",
+                                 "--perms",
+                                 "0555",
+                                 "--size",
+                                 "4096",
+                                 "--tmpfs",
+                                 "/proc/acpi",
+                                 "--remount-ro",
+                                 "/proc/acpi",
+                                 "--ro-bind",
+                                 "/proc/sys",
+                                 "/proc/sys",  //
                                  "--perms",
                                  "1777",
                                  "--size",
@@ -226,6 +253,9 @@ TEST(SandboxPlan, ExactBwrapArgvForATypicalSession) {
                "/run/ship/ship.sock", "--listen", "127.0.0.1:8123"}));
   EXPECT_EQ(plan.info_fd, 3);
   EXPECT_EQ(plan.args_fd, 4);
+  EXPECT_EQ(plan.seccomp_fd, 9);
+  EXPECT_FALSE(plan.outbound);
+  EXPECT_EQ(plan.slirp_exit_fd, -1);
   EXPECT_EQ(plan.endpoint, "unix:/var/lib/bay/sessions/sess-abc123/run/ship.sock");
 }
 
@@ -294,9 +324,12 @@ TEST(SandboxPlan, CgroupV1Limits) {
   EXPECT_THAT(plan.cgroups[1].settings,
               ElementsAre(P{"cpu.cfs_period_us", "100000"}, P{"cpu.cfs_quota_us", "50000"}));
   EXPECT_THAT(plan.cgroups[2].settings, ElementsAre(P{"pids.max", "64"}));
-  // With cgroups the only rlimit is "no core files".
-  ASSERT_EQ(plan.rlimits.size(), 1u);
+  // With cgroups the only rlimits are "no core files" and the open-file cap.
+  ASSERT_EQ(plan.rlimits.size(), 2u);
   EXPECT_EQ(plan.rlimits[0].first, RLIMIT_CORE);
+  EXPECT_EQ(plan.rlimits[1].first, RLIMIT_NOFILE);
+  EXPECT_EQ(plan.rlimits[1].second.rlim_cur, 4096u);
+  EXPECT_EQ(plan.rlimits[1].second.rlim_max, 4096u);
   EXPECT_EQ(session_cgroup_dirs(v1_host(), "sess-abc123"),
             (std::vector<std::string>{"/sys/fs/cgroup/memory/shipyard/sess-abc123",
                                       "/sys/fs/cgroup/cpu/shipyard/sess-abc123",
@@ -359,9 +392,9 @@ TEST(SandboxPlan, DegradedModeUsesRlimits) {
   EXPECT_FALSE(plan.directories[1].owner.has_value());
   std::vector<int> kinds;
   for (const auto& [k, l] : plan.rlimits) kinds.push_back(k);
-  EXPECT_THAT(kinds, ElementsAre(RLIMIT_CORE, RLIMIT_AS, RLIMIT_NPROC));
-  EXPECT_EQ(plan.rlimits[1].second.rlim_cur, 128ull << 20);
-  EXPECT_EQ(plan.rlimits[2].second.rlim_cur, 64u);
+  EXPECT_THAT(kinds, ElementsAre(RLIMIT_CORE, RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_NPROC));
+  EXPECT_EQ(plan.rlimits[2].second.rlim_cur, 128ull << 20);
+  EXPECT_EQ(plan.rlimits[3].second.rlim_cur, 64u);
   EXPECT_THAT(plan.full_argv(), Not(Contains("/sys/fs/cgroup")));
 }
 
@@ -391,8 +424,8 @@ TEST(SandboxPlan, RefusesInvalidSpecs) {
     return r.error().message;
   };
   auto s = typical_spec();
-  s.profile.network = "outbound";
-  EXPECT_THAT(check(s, "outbound"), HasSubstr("not supported by the process driver yet"));
+  s.profile.network = "host";
+  EXPECT_THAT(check(s, "host network"), HasSubstr("unknown network mode"));
   s = typical_spec();
   s.session_id = "../etc";
   check(s, "session id");
@@ -405,6 +438,79 @@ TEST(SandboxPlan, RefusesInvalidSpecs) {
   s = typical_spec();
   s.profile.runtime_port = 0;
   check(s, "port");
+}
+
+// Every sandbox gets the seccomp program, and none is started without it (fail closed).
+TEST(SandboxPlan, SeccompIsRequired) {
+  auto facts = v1_host();
+  facts.seccomp = false;
+  auto r = plan_session(typical_spec(), config(), facts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_THAT(r.error().message, HasSubstr("seccomp"));
+}
+
+// Only the kernel interfaces the probe found are masked: bwrap cannot mount over
+// entries that do not exist, and an old bwrap gets no --size for the masking tmpfs.
+TEST(SandboxPlan, ProcMasksFollowTheProbe) {
+  auto facts = v1_host();
+  facts.proc_mask_files = {"kallsyms"};
+  facts.proc_mask_dirs.clear();
+  facts.proc_readonly_dirs = {"irq", "bus"};
+  auto argv = plan_ok(typical_spec(), facts).full_argv();
+  EXPECT_TRUE(has_adjacent(argv, {"--ro-bind", "/dev/null", "/proc/kallsyms"}));
+  EXPECT_FALSE(has_adjacent(argv, {"--ro-bind", "/dev/null", "/proc/kcore"}));
+  EXPECT_TRUE(has_adjacent(argv, {"--ro-bind", "/proc/irq", "/proc/irq"}));
+  EXPECT_TRUE(has_adjacent(argv, {"--ro-bind", "/proc/bus", "/proc/bus"}));
+  EXPECT_THAT(argv, Not(Contains("/proc/acpi")));
+  // The lists cover Docker's masked and read-only paths.
+  for (const char* f :
+       {"kcore", "keys", "timer_list", "sched_debug", "sysrq-trigger", "kallsyms"}) {
+    EXPECT_THAT(proc_masked_files(), Contains(f));
+  }
+  for (const char* d : {"acpi", "asound", "scsi"}) EXPECT_THAT(proc_masked_dirs(), Contains(d));
+  for (const char* d : {"sys", "irq", "bus", "fs"}) EXPECT_THAT(proc_readonly_dirs(), Contains(d));
+}
+
+// Network "outbound" keeps the sandbox's own network namespace (--unshare-net stays),
+// adds a resolver pointing at slirp4netns and a descriptor whose last close stops it.
+TEST(SandboxPlan, OutboundNetwork) {
+  auto spec = typical_spec();
+  spec.profile.network = "outbound";
+  auto plan = plan_ok(spec, v1_host());
+  EXPECT_TRUE(plan.outbound);
+  auto argv = plan.full_argv();
+  EXPECT_THAT(argv, Contains("--unshare-net"));
+  EXPECT_THAT(argv, Not(Contains("--share-net")));
+  ASSERT_EQ(plan.files.size(), 5u);
+  EXPECT_EQ(plan.files[4].sandbox_path, "/etc/resolv.conf");
+  EXPECT_EQ(plan.files[4].content, "nameserver 10.0.2.3\n");
+  EXPECT_EQ(plan.files[4].child_fd, 9);
+  EXPECT_EQ(plan.seccomp_fd, 10);
+  EXPECT_EQ(plan.slirp_exit_fd, 11);
+  EXPECT_TRUE(has_adjacent(argv, {"--seccomp", "10"}));
+  EXPECT_EQ(slirp_argv(v1_host(), 3, 4, 5, 6),
+            (std::vector<std::string>{"/usr/bin/slirp4netns", "--configure", "--mtu=65520",
+                                      "--disable-host-loopback", "--enable-seccomp",
+                                      "--userns-path=/proc/self/fd/3", "--netns-type=path",
+                                      "--ready-fd=5", "--exit-fd=6", "/proc/self/fd/4", "tap0"}));
+  // "none" has no resolver at all.
+  auto none = plan_ok(typical_spec(), v1_host());
+  for (const auto& f : none.files) EXPECT_NE(f.sandbox_path, "/etc/resolv.conf");
+}
+
+// Without slirp4netns (or a usable tun device) outbound sandboxes are refused with the
+// reason in the log context, never started with a different network.
+TEST(SandboxPlan, OutboundUnavailable) {
+  auto facts = v1_host();
+  facts.outbound_unavailable = "slirp4netns is not installed";
+  auto spec = typical_spec();
+  spec.profile.network = "outbound";
+  auto r = plan_session(spec, config(), facts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_THAT(r.error().message, HasSubstr("not available on this host"));
+  EXPECT_EQ(r.error().context, "slirp4netns is not installed");
 }
 
 // The curated /etc list matches exact names and the documented prefixes only.

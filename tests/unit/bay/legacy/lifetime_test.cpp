@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace shipyard::bay::legacy {
 namespace {
 
@@ -81,6 +83,24 @@ TEST(LegacyLifetime, ExpiryBoundary) {
   EXPECT_EQ(ship.status, 0);
   EXPECT_FALSE(ship.expires_at);
   EXPECT_FALSE(is_expired(ship, kT0 + seconds(600)));
+}
+
+// Any ttl > 0 is valid: a huge one saturates the expiry at the end of year 9999 instead of
+// overflowing the clock (which would put the expiry in the past and stop the ship at once).
+TEST(LegacyLifetime, HugeTtlSaturates) {
+  const TimePoint kLatest{seconds(253'402'300'799)};
+  EXPECT_EQ(expiry_after(kT0, 600), kT0 + seconds(600));
+  EXPECT_EQ(expiry_after(kT0, std::numeric_limits<std::int64_t>::max()), kLatest);
+  EXPECT_EQ(expiry_after(kT0, 10'000'000'000'000), kLatest);
+  LegacyShip ship = running_ship(60, kT0);
+  extend_ttl(ship, std::numeric_limits<std::int64_t>::max(), kT0);
+  EXPECT_EQ(ship.ttl, std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(ship.expires_at, kLatest);
+  EXPECT_FALSE(is_expired(ship, kT0 + seconds(3600)));
+  LegacySession s;
+  attach_session(s, std::numeric_limits<std::int64_t>::max(), kT0);
+  refresh_session(s, kT0 + seconds(1));
+  EXPECT_EQ(s.expires_at, kLatest);
 }
 
 // Whole seconds until a time are rounded down and never negative.
