@@ -1,6 +1,5 @@
 // ship: the runtime inside every sandbox session (docs/ship.md).
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,10 +36,6 @@ int fail(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // User code runs as the same uid as Ship: non-dumpable, Ship's memory (/proc/<pid>/mem),
-  // fds and environ cannot be opened by it. Processes Ship executes are dumpable again
-  // (execve resets the flag), so this protects Ship only.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto parsed = parse_args(argc, argv);
   if (!parsed) {
     std::fprintf(stderr, "ship: %s\n", parsed.error().message.c_str());
