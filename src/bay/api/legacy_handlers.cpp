@@ -20,6 +20,7 @@
 #include "bay/api/errors.hpp"
 #include "bay/api/legacy_errors.hpp"
 #include "bay/api/routes.hpp"
+#include "bay/api/upload_spool.hpp"
 #include "bay/api/views.hpp"
 #include "bay/version.hpp"
 #include "common/http/multipart.hpp"
@@ -396,35 +397,6 @@ Error transfer_failure(std::string_view what, const Error& e) {
   return out;
 }
 
-// A `file` part that arrives before `file_path` is kept in an unnamed temporary file until
-// the target is known; the usual order (file_path first) streams straight through.
-class Spool {
- public:
-  Status open(const std::string& dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    fd_.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (!fd_) return system_error("creating upload spool in " + dir, errno);
-    return {};
-  }
-  bool active() const { return fd_.valid(); }
-  Status write(std::string_view d) {
-    while (!d.empty()) {
-      ssize_t n = ::write(fd_.get(), d.data(), d.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return system_error("writing upload spool", errno);
-      }
-      d.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-  }
-  int fd() const { return fd_.get(); }
-
- private:
-  UniqueFd fd_;
-};
-
 // Opens the multipart upload to Ship and sends everything up to the file's bytes.
 asio::awaitable<Result<std::unique_ptr<ShipBodyWriter>>> open_upload(SessionLease& lease,
                                                                      std::string boundary,
@@ -469,7 +441,7 @@ Awaitable upload(http::Exchange& ex, BayApp& app) {
   bool have_file = false;
   bool oversize = false;
   std::uint64_t size = 0;
-  Spool spool;
+  UploadSpool spool;
   std::unique_ptr<ShipBodyWriter> writer;
   const std::string ship_boundary = "----shipyard-" + random_hex(24);
 

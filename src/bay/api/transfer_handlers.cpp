@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bay/api/routes.hpp"
+#include "bay/api/upload_spool.hpp"
 #include "bay/domain/rules.hpp"
 #include "common/http/multipart.hpp"
 #include "common/random.hpp"
@@ -29,35 +30,6 @@ constexpr std::size_t kErrorBodyLimit = 64 * 1024;
 constexpr std::uint64_t kMaxSpoolBytes = 256ull << 20;
 // Multipart framing and the small fields around the file.
 constexpr std::uint64_t kBodyOverhead = 1ull << 20;
-
-// A `file` part that arrives before `path` is kept in an unnamed temporary file until the
-// target is known (and validated); the usual order (path first) streams straight through.
-class Spool {
- public:
-  Status open(const std::string& dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    fd_.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (!fd_) return system_error("creating upload spool in " + dir, errno);
-    return {};
-  }
-  bool active() const { return fd_.valid(); }
-  Status write(std::string_view d) {
-    while (!d.empty()) {
-      ssize_t n = ::write(fd_.get(), d.data(), d.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return system_error("writing upload spool", errno);
-      }
-      d.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return {};
-  }
-  int fd() const { return fd_.get(); }
-
- private:
-  UniqueFd fd_;
-};
 
 Error upload_too_large(std::uint64_t limit) {
   Error e(ErrorCode::kPayloadTooLarge,
@@ -98,7 +70,7 @@ Awaitable upload(http::Exchange& ex, BayApp& app, const std::string& owner) {
   std::string field;
   bool have_file = false;
   std::uint64_t size = 0;
-  Spool spool;
+  UploadSpool spool;
   std::unique_ptr<SessionLease> lease;
   std::unique_ptr<ShipBodyWriter> writer;
   const std::string ship_boundary = "----shipyard-" + random_hex(24);
