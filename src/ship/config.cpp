@@ -77,6 +77,9 @@ Result<ParsedArgs> parse_args(int argc, char** argv) {
   app.add_option("--log-level", c.log_level, "trace|debug|info|warn|error");
   app.add_flag("--log-json", c.log_json, "JSON log lines");
   app.add_flag("--no-eager-kernel", no_eager, "do not pre-start the default Python kernel");
+  app.add_option("--ready-fd", c.ready_fd,
+                 "write \"ready\\n\" to this inherited descriptor, then close it, once serving")
+      ->check(CLI::Range(3, 1 << 20));
   app.add_flag("--version", version, "print the version and exit");
 
   // Environment first; explicit flags parsed afterwards win.

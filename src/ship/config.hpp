@@ -31,6 +31,7 @@ struct ShipConfig {
   std::size_t shell_output_cap = 10u << 20;  // per stream of a foreground command
   std::size_t python_output_cap = 1u << 20;  // text of one Python cell
   bool eager_kernel = true;                  // start the default kernel at start-up
+  int ready_fd = -1;  // written to ("ready\n") and closed once Ship serves; -1: none
   std::string log_level = "info";
   bool log_json = false;
 };

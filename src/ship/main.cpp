@@ -5,8 +5,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "common/log.hpp"
@@ -101,6 +103,14 @@ int main(int argc, char** argv) {
     if (auto s = kernels.ensure_started(KernelRef{"default", config.workspace}); !s) {
       spdlog::warn("default kernel not started: {}", s.error().message);
     }
+  }
+  if (config.ready_fd >= 0) {
+    // The launcher (Bay's process driver) waits on this instead of polling /health.
+    static constexpr char kReady[] = "ready\n";
+    if (::write(config.ready_fd, kReady, sizeof kReady - 1) < 0) {
+      spdlog::warn("--ready-fd {}: {}", config.ready_fd, std::strerror(errno));
+    }
+    ::close(config.ready_fd);
   }
   std::string where;
   for (auto port : server.tcp_ports()) where += " tcp:" + std::to_string(port);

@@ -36,6 +36,8 @@ asio::awaitable<Result<RuntimeMeta>> wait_runtime_ready(ShipClient& client, Driv
                                                         std::string sandbox_id,
                                                         std::function<bool()> cancelled) {
   const auto deadline = SteadyClock::now() + budget.ready_timeout;
+  // A driver that hears from Ship when it serves saves the polling below its gaps.
+  co_await driver.wait_started(handle, deadline);
   // Ship answers within milliseconds of its start: poll fast at first, then back off to
   // the 100-250 ms of §10.1.
   auto delay = std::chrono::milliseconds(2);

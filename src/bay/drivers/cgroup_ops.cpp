@@ -58,6 +58,13 @@ Status create_cgroups(const std::vector<PlannedCgroup>& cgroups) {
   return {};
 }
 
+Status move_into_cgroup(const std::string& dir, pid_t pid) {
+  if (auto s = write_existing_file(dir + "/cgroup.procs", std::to_string(pid)); !s) {
+    return std::move(s).error().with_context("joining cgroup " + dir);
+  }
+  return {};
+}
+
 void kill_cgroup_members(const std::string& dir) {
   struct stat st {};
   if (::stat((dir + "/cgroup.kill").c_str(), &st) == 0 &&

@@ -2,6 +2,8 @@
 // them, removing them. Blocking cgroupfs I/O: run on the driver's worker threads.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -13,6 +15,9 @@ namespace shipyard::bay {
 // Creates every cgroup of the plan and writes its limits in order. On failure the
 // cgroups created so far are removed again.
 Status create_cgroups(const std::vector<PlannedCgroup>& cgroups);
+
+// Moves process `pid` (not its existing children) into the cgroup: its cgroup.procs.
+Status move_into_cgroup(const std::string& dir, pid_t pid);
 
 // SIGKILLs every process in the cgroup (cgroup.kill on v2, else each member through a
 // pidfd whose membership is re-checked after opening, so a recycled pid is never hit).

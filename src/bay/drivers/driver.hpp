@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -67,6 +68,14 @@ class Driver {
   // Destroys a runtime and every process in it, forcefully after at most ~1 s, and
   // cleans up its resources. Destroying a runtime that is already gone succeeds.
   virtual boost::asio::awaitable<Status> destroy(RuntimeHandle handle) = 0;
+  // Waits, at most until `deadline`, for a runtime this driver has just started to say
+  // that Ship serves, when the driver has a way to know (the process driver: Ship's
+  // --ready-fd); returns at once otherwise, and early if the runtime ends. Callers
+  // probe /health after it either way.
+  virtual boost::asio::awaitable<void> wait_started(
+      RuntimeHandle /*handle*/, std::chrono::steady_clock::time_point /*deadline*/) {
+    co_return;
+  }
   // Cheap liveness check without talking to Ship (e.g. the process still exists).
   virtual bool alive(const RuntimeHandle& handle) = 0;
   // Every runtime this driver can find on the host that belongs to `instance_id`,

@@ -64,7 +64,6 @@ Status write_file_atomic(const std::string& path, std::string_view content) {
     if (n < 0) return system_error("writing " + tmp, errno);
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return system_error("fsync " + tmp, errno);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return system_error("rename " + path, errno);
   return {};

@@ -22,7 +22,10 @@ Result<std::string> read_file(const std::string& path, std::size_t limit = 1 << 
 Status write_existing_file(const std::string& path, std::string_view content,
                            int* errno_out = nullptr);
 
-// Creates or replaces `path` atomically (temporary file + rename), mode 0600.
+// Creates or replaces `path` atomically (temporary file + rename), mode 0600. Not
+// fsynced: it serves records of running processes (runtime.json), which a crash of Bay
+// must never tear but a crash of the machine ends anyway (an fsync was ~2-6 ms of every
+// sandbox start).
 Status write_file_atomic(const std::string& path, std::string_view content);
 
 struct ProcStat {

@@ -10,6 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
@@ -184,6 +188,7 @@ Error start_failure(std::string context) {
 struct ProcessDriver::Launched {
   std::unique_ptr<process::ChildProcess> child;
   std::unique_ptr<process::ChildProcess> slirp;  // network "outbound" only
+  UniqueFd ready;                                // Ship's --ready-fd, read end
   RuntimeHandle handle;
 };
 
@@ -326,6 +331,7 @@ asio::awaitable<Result<RuntimeHandle>> ProcessDriver::start(SessionSpec spec) {
   RuntimeHandle handle = launched->handle;
   children_[handle.runtime_id] = std::move(launched->child);
   if (launched->slirp) slirps_[handle.runtime_id] = std::move(launched->slirp);
+  readiness_[handle.runtime_id] = std::move(launched->ready);
   co_return handle;
 }
 
@@ -389,6 +395,11 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
   }
   auto seccomp_fd = memfd_with("bwrap-seccomp", seccomp_bpf_);
   if (!seccomp_fd) return fail(std::move(seccomp_fd).error(), 0);
+  // bwrap reads the block pipe before it starts Ship; Ship writes to the ready pipe.
+  auto block = process::make_pipe(process::ParentEnd::kWrite);
+  if (!block) return fail(std::move(block).error(), 0);
+  auto ready = process::make_pipe(process::ParentEnd::kRead);
+  if (!ready) return fail(std::move(ready).error(), 0);
   // Outbound: slirp4netns watches the read end; the sandbox holds the write end.
   std::optional<process::Pipe> slirp_exit;
   if (plan.outbound) {
@@ -412,8 +423,11 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
     s.fds.push_back({plan.files[i].child_fd, file_fds[i].get()});
   }
   s.fds.push_back({plan.seccomp_fd, seccomp_fd->get()});
+  s.fds.push_back({plan.block_fd, block->read.get()});
+  s.fds.push_back({plan.ready_fd, ready->write.get()});
   if (slirp_exit) s.fds.push_back({plan.slirp_exit_fd, slirp_exit->write.get()});
-  for (const auto& cg : plan.cgroups) s.join_cgroups.push_back(cg.path + "/cgroup.procs");
+  // No join_cgroups: bwrap is moved into the session's cgroups below, while it sets up
+  // the sandbox's mounts and before it starts anything (see SandboxPlan::block_fd).
   if (plan.credentials) {
     s.credentials = process::Credentials{plan.credentials->first, plan.credentials->second};
   }
@@ -422,6 +436,8 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
 
   auto child = process::spawn(io_, s);
   info->write.reset();
+  block->read.reset();
+  ready->write.reset();
   // Only the sandbox may hold the write end, or slirp4netns would outlive it.
   if (slirp_exit) slirp_exit->write.reset();
   if (!child) return fail(std::move(child).error(), 0);
@@ -439,6 +455,26 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
 
   if (facts_root()) protect_runtime(owned->pid(), *init_pid);
 
+  // Both bwrap processes into every cgroup of the session; whatever the init starts
+  // after the block pipe is written inherits them. A cgroup v1 migration waits for an
+  // RCU grace period, which elapses while bwrap mounts the sandbox.
+  for (const auto& cg : plan.cgroups) {
+    for (pid_t pid : {owned->pid(), *init_pid}) {
+      if (auto j = move_into_cgroup(cg.path, pid); !j) {
+        owned->signal(SIGKILL);
+        return fail(std::move(j).error(), *init_pid);
+      }
+    }
+  }
+  // The pids were checked before the move; a process that was replaced in between
+  // (it died and its pid was reused) would have been moved instead of the sandbox.
+  if (!process_matches(owned->pid(), bwrap_stat->start_time) ||
+      !process_matches(*init_pid, init_stat->start_time)) {
+    owned->signal(SIGKILL);
+    return fail(start_failure("bwrap exited during start-up: " + log_tail(plan.log_path)),
+                *init_pid);
+  }
+
   std::unique_ptr<process::ChildProcess> slirp;
   if (plan.outbound) {
     auto started = start_slirp(plan, *init_pid, log.get(), slirp_exit->read);
@@ -448,6 +484,15 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
     }
     slirp = std::move(*started);
   }
+
+  // Limits in place (and the network, for outbound): let bwrap start Ship.
+  if (::write(block->write.get(), "1", 1) != 1) {
+    int err = errno;
+    owned->signal(SIGKILL);
+    if (slirp) slirp->signal(SIGKILL);
+    return fail(system_error("releasing bwrap", err), *init_pid);
+  }
+  block->write.reset();
 
   ProcRuntimeId id{owned->pid(), bwrap_stat->start_time, *init_pid, init_stat->start_time,
                    spec.session_id};
@@ -466,7 +511,8 @@ Result<ProcessDriver::Launched> ProcessDriver::launch(const SandboxPlan& plan,
   }
   spdlog::debug("session {}: sandbox started (bwrap pid {}, init pid {})", spec.session_id, id.pid,
                 id.init_pid);
-  return Launched{std::move(owned), std::move(slirp), RuntimeHandle{rec.runtime_id, rec.endpoint}};
+  return Launched{std::move(owned), std::move(slirp), std::move(ready->read),
+                  RuntimeHandle{rec.runtime_id, rec.endpoint}};
 }
 
 Result<std::unique_ptr<process::ChildProcess>> ProcessDriver::start_slirp(const SandboxPlan& plan,
@@ -548,6 +594,21 @@ bool ProcessDriver::alive(const RuntimeHandle& handle) {
          process_matches(id->init_pid, id->init_start_time);
 }
 
+asio::awaitable<void> ProcessDriver::wait_started(RuntimeHandle handle,
+                                                  std::chrono::steady_clock::time_point deadline) {
+  auto it = readiness_.find(handle.runtime_id);
+  if (it == readiness_.end()) co_return;
+  // Ship writes "ready" once it serves; EOF (nothing written) means it ended first.
+  asio::posix::stream_descriptor pipe(io_, it->second.release());
+  readiness_.erase(it);
+  std::array<char, 16> buf{};
+  asio::steady_timer expiry(io_, deadline);
+  using namespace asio::experimental::awaitable_operators;
+  auto read = pipe.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+  auto timeout = expiry.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await (std::move(read) || std::move(timeout));
+}
+
 std::shared_ptr<ProcessDriver::Teardown> ProcessDriver::begin_teardown(
     const std::string& runtime_id) {
   auto t = std::make_shared<Teardown>();
@@ -598,6 +659,7 @@ asio::awaitable<Status> ProcessDriver::destroy(RuntimeHandle handle) {
     co_return e;
   }
   std::string runtime_id = handle.runtime_id;
+  readiness_.erase(runtime_id);
   auto begin = [this, runtime_id] { return begin_teardown(runtime_id); };
   std::shared_ptr<Teardown> t = co_await offload(pool_, std::move(begin));
   if (t->was_dead && !t->log_tail.empty()) {

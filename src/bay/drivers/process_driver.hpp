@@ -44,6 +44,8 @@ class ProcessDriver final : public Driver {
   boost::asio::awaitable<Result<RuntimeHandle>> start(SessionSpec spec) override;
   boost::asio::awaitable<Status> destroy(RuntimeHandle handle) override;
   bool alive(const RuntimeHandle& handle) override;
+  boost::asio::awaitable<void> wait_started(
+      RuntimeHandle handle, std::chrono::steady_clock::time_point deadline) override;
   boost::asio::awaitable<Result<std::vector<RuntimeInfo>>> list_runtimes(
       std::string instance_id) override;
   std::string describe() const override;
@@ -84,8 +86,15 @@ class ProcessDriver final : public Driver {
   std::map<std::string, std::unique_ptr<process::ChildProcess>> children_;
   // slirp4netns processes of outbound sandboxes started by this Bay, by runtime id.
   std::map<std::string, std::unique_ptr<process::ChildProcess>> slirps_;
-  std::string seccomp_bpf_;           // the BPF program every sandbox is started with
-  boost::asio::thread_pool pool_{2};  // last member: joined before the rest is destroyed
+  // Read ends of Ship's --ready-fd of runtimes started by this Bay and not yet waited
+  // for, by runtime id.
+  std::map<std::string, UniqueFd> readiness_;
+  std::string seccomp_bpf_;  // the BPF program every sandbox is started with
+  // Launches and teardowns mostly wait (mkfs, a cgroup migration's RCU grace period,
+  // bwrap's start-up), so there are more threads than cores: a burst of creates starts
+  // sandboxes side by side instead of two at a time. Last member: joined before the rest
+  // is destroyed.
+  boost::asio::thread_pool pool_{8};
 };
 
 }  // namespace shipyard::bay

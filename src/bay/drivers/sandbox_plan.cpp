@@ -11,7 +11,7 @@ namespace {
 // bwrap's own descriptors in the child; 0-2 are stdin (/dev/null) and the log.
 constexpr int kInfoFd = 3;
 constexpr int kArgsFd = 4;
-constexpr int kFirstFileFd = 5;  // then the seccomp program, then slirp's exit pipe
+constexpr int kFirstFileFd = 5;  // then the seccomp program, block, ready, slirp's exit pipe
 
 // Descriptors per sandbox process: plenty for Ship and ordinary programs, and a hard
 // cap user code cannot raise (no CAP_SYS_RESOURCE), so one process cannot pin an
@@ -313,6 +313,8 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
   plan.info_fd = kInfoFd;
   plan.args_fd = kArgsFd;
   plan.seccomp_fd = next_fd++;
+  plan.block_fd = next_fd++;
+  plan.ready_fd = next_fd++;
   plan.outbound = outbound;
   if (outbound) plan.slirp_exit_fd = next_fd++;
 
@@ -330,6 +332,9 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
   add(o, {"--info-fd", std::to_string(plan.info_fd)});
   // Loaded by bwrap right before it executes Ship, after no_new_privs.
   add(o, {"--seccomp", std::to_string(plan.seccomp_fd)});
+  // The sandbox's mounts are set up while Bay moves bwrap into the session's cgroups;
+  // Ship is started only after Bay writes to this pipe.
+  add(o, {"--block-fd", std::to_string(plan.block_fd)});
   auto perms = [&](const char* mode) {
     if (facts.bwrap_perms) add(o, {"--perms", mode});
   };
@@ -395,7 +400,9 @@ Result<SandboxPlan> plan_session(const SessionSpec& spec, const ProcessDriverCon
                   "--unix",
                   std::string(kRunMount) + "/" + kSocketName,
                   "--listen",
-                  "127.0.0.1:" + std::to_string(profile.runtime_port)};
+                  "127.0.0.1:" + std::to_string(profile.runtime_port),
+                  "--ready-fd",
+                  std::to_string(plan.ready_fd)};
 
   // The environment reaches Ship through bwrap's own environment rather than
   // --setenv: command lines are world-readable on the host, environments are not, and

@@ -114,6 +114,14 @@ struct SandboxPlan {
   int args_fd = -1;                        // child descriptor carrying bwrap_options
   int info_fd = -1;                        // child descriptor of --info-fd
   int seccomp_fd = -1;                     // child descriptor of --seccomp (the BPF program)
+  // Start-up handshake. bwrap sets up the sandbox's mounts, then waits for a byte on
+  // `block_fd` (--block-fd) before it starts Ship: the execution step moves bwrap into
+  // the session's cgroups in that window (a cgroup v1 migration waits for an RCU grace
+  // period, 5-25 ms, now overlapped with the mounts), so no sandbox process ever runs
+  // outside them. Ship writes "ready" to `ready_fd` (--ready-fd) once it serves, so the
+  // readiness wait needs no polling.
+  int block_fd = -1;
+  int ready_fd = -1;
   // Network "outbound": after bwrap started, slirp4netns gives the sandbox's network
   // namespace a tap device with user-mode NAT. Its lifetime is tied to the sandbox's:
   // the sandbox inherits the write end of a pipe at `slirp_exit_fd`, slirp4netns watches

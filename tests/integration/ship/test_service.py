@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -178,3 +179,36 @@ def test_keep_alive(ship):
         for _ in range(50):
             assert c.get("/health").status_code == 200
             assert c.post("/fs/read_file", json={"path": "missing"}).status_code == 404
+
+
+# --ready-fd: Ship writes "ready\n" once it serves, then closes the descriptor (neither
+# Ship nor the kernel it pre-starts keeps it: the reader sees EOF while Ship runs), and
+# /health answers at once. Descriptors 0-2 are refused.
+def test_ready_fd(tmp_state):
+    ws = tmp_state / "ready-ws"
+    ws.mkdir()
+    sock = tmp_state / "ready.sock"
+    r, w = os.pipe()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+           "SHIP_STATE_DIR": str(tmp_state / "ready-state")}
+    proc = subprocess.Popen([str(SHIP_BIN), "--listen", "127.0.0.1:0", "--unix", str(sock),
+                             "--workspace", str(ws), "--ready-fd", str(w)],
+                            pass_fds=(w,), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(w)
+    try:
+        data = b""
+        while chunk := os.read(r, 64):
+            data += chunk
+        assert data == b"ready\n"
+        assert proc.poll() is None
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)),
+                          base_url="http://ship") as c:
+            assert c.get("/health").json()["status"] == "healthy"
+    finally:
+        os.close(r)
+        proc.terminate()
+        assert proc.wait(10) == 0
+    bad = subprocess.run([str(SHIP_BIN), "--workspace", str(ws), "--ready-fd", "1"],
+                         capture_output=True, text=True, env=env, timeout=10)
+    assert bad.returncode != 0 and "--ready-fd" in bad.stdout + bad.stderr

@@ -1,6 +1,13 @@
 """Shipyard's Python kernel driver.
 
-Ship starts one driver per kernel, with the kernel's root directory as working directory:
+Ship starts one driver per kernel, with the kernel's root directory as working directory,
+through a small `-c` launcher so that the bytecode compiled at build time (__pycache__ next
+to this file) is used:
+
+    /usr/bin/python3 -c <launcher> <this directory> shipyard_kernel --control-in 3 --control-out 4
+
+(the launcher, in src/ship/kernel/kernel.cpp, runs this module as __main__ with runpy); run
+directly it works the same:
 
     /usr/bin/python3 shipyard_kernel.py --control-in 3 --control-out 4
 
@@ -57,6 +64,9 @@ _CO_COROUTINE = 0x0080
 _PYCF_ALLOW_TOP_LEVEL_AWAIT = 0x2000
 
 _DRIVER_FILE = __file__
+# Ship runs the driver through runpy from a `python3 -c` launcher (so that the bytecode
+# compiled at build time is used); those frames are machinery too.
+_LAUNCHER_FILES = ("<string>", getattr(sys.modules.get("runpy"), "__file__", None) or "<runpy>")
 # The user namespace takes over sys.modules["__main__"]; keep the driver's module alive.
 _DRIVER_MODULE = sys.modules[__name__]
 
@@ -691,6 +701,7 @@ def _strip_driver_frames(te, seen):
         # Raised outside any cell frame (an exception shown by a magic such as %run):
         # start at the first frame that is neither the driver's nor IPython's machinery.
         while frames and (frames[0].filename == _DRIVER_FILE
+                          or frames[0].filename in _LAUNCHER_FILES
                           or _IPYTHON_DIR_MARK in frames[0].filename):
             del frames[0]
     frames = [f for f in frames if f.filename != _DRIVER_FILE]

@@ -18,6 +18,7 @@
 
 #include "bay/drivers/host_io.hpp"
 #include "bay/drivers/runtime_record.hpp"
+#include "common/strings.hpp"
 #include "driver_test_support.hpp"
 
 namespace shipyard::bay {
@@ -136,9 +137,18 @@ class ProcessDriverTest : public ::testing::Test {
 // Everything code in a sandbox observes (bay-api-v1.md §14): identity, filesystem,
 // isolation, its own loopback with Ship on it, and enforced memory and pids limits;
 // destroy removes processes, cgroups and the session directory but keeps the cargo.
+// Driver::wait_started as a value-returning coroutine for run().
+boost::asio::awaitable<bool> started(Driver& driver, RuntimeHandle handle) {
+  co_await driver.wait_started(handle, std::chrono::steady_clock::now() + std::chrono::seconds(20));
+  co_return true;
+}
+
 TEST_F(ProcessDriverTest, SandboxAsSeenFromInside) {
   auto s = start("inside", profile(128ull << 20, 64));
   ASSERT_FALSE(s.socket.empty());
+  // Ship says when it serves (--ready-fd): /health answers on the first request.
+  ASSERT_TRUE(run(io_, started(*driver_, s.handle)));
+  EXPECT_EQ(unix_http(s.socket, "GET", "/health").status, 200) << ship_log(s);
   ASSERT_TRUE(wait_healthy(s.socket)) << ship_log(s);
   EXPECT_TRUE(driver_->alive(s.handle));
   auto sh = [&](const std::string& cmd) { return ship_shell(s.socket, cmd); };
@@ -232,10 +242,20 @@ TEST_F(ProcessDriverTest, SandboxAsSeenFromInside) {
   ASSERT_TRUE(status.ok());
   EXPECT_THAT(*status, HasSubstr("\nUid:\t" + std::to_string(s.uid) + "\t"));
   auto cgroups = session_cgroup_dirs(driver_->facts(), s.session_id);
+  // Every process of the sandbox: both bwraps (moved in by the driver while bwrap was
+  // blocked) and Ship with everything it started (inherited).
+  auto children = read_file("/proc/" + std::to_string(rid->init_pid) + "/task/" +
+                            std::to_string(rid->init_pid) + "/children");
+  ASSERT_TRUE(children.ok());
+  std::string ship_pid = std::string(trim(*children));
+  ASSERT_FALSE(ship_pid.empty());
+  ASSERT_EQ(ship_pid.find(' '), std::string::npos) << *children;  // init's only child: Ship
   for (const auto& cg : cgroups) {
     auto procs = read_file(cg + "/cgroup.procs");
     ASSERT_TRUE(procs.ok()) << cg;
-    EXPECT_THAT(*procs, HasSubstr(std::to_string(rid->init_pid) + "\n")) << cg;
+    for (const auto& pid : {std::to_string(rid->pid), std::to_string(rid->init_pid), ship_pid}) {
+      EXPECT_THAT("\n" + *procs, HasSubstr("\n" + pid + "\n")) << cg;
+    }
   }
 
   // Destroy: everything of the session is gone, the cargo stays.

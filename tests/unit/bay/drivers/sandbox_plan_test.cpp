@@ -108,6 +108,8 @@ TEST(SandboxPlan, ExactBwrapArgvForATypicalSession) {
                                  "3",
                                  "--seccomp",
                                  "9",  //
+                                 "--block-fd",
+                                 "10",  //
                                  "--ro-bind",
                                  "/usr",
                                  "/usr",  //
@@ -245,15 +247,21 @@ TEST(SandboxPlan, ExactBwrapArgvForATypicalSession) {
                                  "--unix",
                                  "/run/ship/ship.sock",
                                  "--listen",
-                                 "127.0.0.1:8123"}));
+                                 "127.0.0.1:8123",
+                                 "--ready-fd",
+                                 "11"}));
   // What is executed: the options travel through a descriptor, so neither host users
   // (world-readable command lines) nor the sandbox (its pid 1) see host paths.
   EXPECT_EQ(plan.exec_argv(),
             V({"bwrap", "--args", "4", "--", "/app/bin/ship", "--workspace", "/workspace", "--unix",
-               "/run/ship/ship.sock", "--listen", "127.0.0.1:8123"}));
+               "/run/ship/ship.sock", "--listen", "127.0.0.1:8123", "--ready-fd", "11"}));
   EXPECT_EQ(plan.info_fd, 3);
   EXPECT_EQ(plan.args_fd, 4);
   EXPECT_EQ(plan.seccomp_fd, 9);
+  // Ship starts only after the execution step wrote to the block pipe (it joins the
+  // cgroups in between) and reports readiness on its own descriptor.
+  EXPECT_EQ(plan.block_fd, 10);
+  EXPECT_EQ(plan.ready_fd, 11);
   EXPECT_FALSE(plan.outbound);
   EXPECT_EQ(plan.slirp_exit_fd, -1);
   EXPECT_EQ(plan.endpoint, "unix:/var/lib/bay/sessions/sess-abc123/run/ship.sock");
@@ -487,7 +495,9 @@ TEST(SandboxPlan, OutboundNetwork) {
   EXPECT_EQ(plan.files[4].content, "nameserver 10.0.2.3\n");
   EXPECT_EQ(plan.files[4].child_fd, 9);
   EXPECT_EQ(plan.seccomp_fd, 10);
-  EXPECT_EQ(plan.slirp_exit_fd, 11);
+  EXPECT_EQ(plan.block_fd, 11);
+  EXPECT_EQ(plan.ready_fd, 12);
+  EXPECT_EQ(plan.slirp_exit_fd, 13);
   EXPECT_TRUE(has_adjacent(argv, {"--seccomp", "10"}));
   EXPECT_EQ(slirp_argv(v1_host(), 3, 4, 5, 6),
             (std::vector<std::string>{"/usr/bin/slirp4netns", "--configure", "--mtu=65520",
