@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <charconv>
 
 #include "bay/domain/rules.hpp"
@@ -138,7 +139,20 @@ asio::awaitable<Result<SandboxState>> SandboxService::create(std::string owner,
     sb.cargo_id = c.id;
     managed = std::move(c);
   }
-  auto s = co_await store_.create_sandbox(sb, managed);
+  // A warm slot's runtime is bound to the sandbox while its row goes in: both are on the
+  // way to the answer, and a failed insert discards the runtime either way.
+  Status s;
+  Status bound;
+  if (slot) {
+    using namespace asio::experimental::awaitable_operators;
+    auto insert = store_.create_sandbox(sb, managed);
+    auto binding = warm_->bind(*slot, sb.id);
+    auto both = co_await (std::move(insert) && std::move(binding));
+    s = std::move(std::get<0>(both));
+    bound = std::move(std::get<1>(both));
+  } else {
+    s = co_await store_.create_sandbox(sb, managed);
+  }
   if (!s) {
     // Nothing half-created may stay behind: the storage goes with the failed insert.
     if (slot) {
@@ -152,11 +166,11 @@ asio::awaitable<Result<SandboxState>> SandboxService::create(std::string owner,
   if (slot) {
     // The storage is the cargo's now; the runtime joins the sandbox, invisible until the
     // first call. A runtime that cannot be bound is dropped: that call starts cold.
-    if (auto b = co_await warm_->bind(*slot, sb.id); b) {
+    if (bound) {
       co_await sessions_.park(sb, *profile, std::move(slot->runtime));
     } else {
       spdlog::warn("sandbox {}: warm runtime not bound ({}); it will start cold", sb.id,
-                   b.error().context);
+                   bound.error().context);
       co_await warm_->discard(std::move(*slot), false);
     }
   }

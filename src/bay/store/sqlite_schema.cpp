@@ -245,11 +245,24 @@ CREATE TABLE legacy_sessions (
 CREATE INDEX legacy_sessions_by_ship ON legacy_sessions (ship_id);
 )sql";
 
+// History pages count every match (`total`, §5): with the owner in the indexes the count
+// of a plain or type-filtered query reads the index alone instead of one table row per
+// entry (100k entries: ~45 ms → a few ms). The owner comes last: the query keeps it out
+// of the index search (`+owner`, sqlite_history.cpp) and only reads it.
+constexpr std::string_view kV5 = R"sql(
+DROP INDEX executions_by_sandbox;
+DROP INDEX executions_by_sandbox_type;
+CREATE INDEX executions_by_sandbox ON executions (sandbox_id, created_at DESC, seq DESC, owner);
+CREATE INDEX executions_by_sandbox_type
+  ON executions (sandbox_id, exec_type, created_at DESC, seq DESC, owner);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{"sandboxes, cargos, sessions, executions, settings, uid_sequence", kV1},
     Migration{"skill payloads, candidates, evaluations, releases", kV2},
     Migration{"idempotency keys", kV3},
     Migration{"legacy ships and sessions", kV4},
+    Migration{"history indexes cover the owner", kV5},
 };
 
 }  // namespace

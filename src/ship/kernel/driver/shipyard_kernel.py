@@ -953,6 +953,15 @@ class _Kernel:
         import faulthandler
 
         faulthandler.enable(file=_log_fd)  # a crash in C code leaves a trace in Ship's log
+        # One silent cell through the whole path (compile, run, capture thread, result):
+        # the first cell otherwise pays for first-time work (~1 ms); a pre-started kernel
+        # (warm pool) does it before anyone waits. It leaves no trace: no execution count,
+        # and the silent cell numbering starts again.
+        try:
+            self._execute(None, "None", True, 0)
+        except BaseException as exc:
+            _log("warm-up cell failed: %s" % _format_error(exc))
+        self.silent_seq = 0
 
     def _after_fork_in_child(self):
         # A child forked by user code must never speak the protocol.
