@@ -311,14 +311,9 @@ Status SandboxService::check_not_expired(const CallTarget& t) const {
 
 asio::awaitable<Result<std::unique_ptr<SessionLease>>> SandboxService::ensure_session(
     const CallTarget& t) {
-  auto cargo = co_await store_.find_cargo(t.sandbox.cargo_id);
-  if (!cargo) co_return std::move(cargo).error();
-  if (!*cargo || (*cargo)->deleted_at) {
-    Error e(ErrorCode::kInternal, "The sandbox's cargo is missing: " + t.sandbox.cargo_id);
-    e.context = e.message;
-    co_return e;
-  }
-  co_return co_await sessions_.acquire(t.sandbox, *t.profile, **cargo,
+  // No cargo lookup here: a running session does not need it (acquire reads it to start).
+  std::optional<Cargo> cargo;
+  co_return co_await sessions_.acquire(t.sandbox, *t.profile, std::move(cargo),
                                        std::chrono::steady_clock::now() + kStartWait,
                                        config_.max_sessions_per_owner);
 }

@@ -33,6 +33,9 @@ struct Runtime {
   int inflight = 0;
   std::int64_t idle_timeout = 0;
   std::optional<TimePoint> idle_expires_at;
+  // What the store holds. Only a restarted Bay reads it (idleness is judged in memory),
+  // so it is rewritten when the deadline moved by kIdleSaveStep, not on every call.
+  std::optional<TimePoint> saved_idle_expires_at;
   std::optional<std::string> version;
   std::vector<std::string> capabilities;
   TimePoint created_at;
@@ -40,6 +43,9 @@ struct Runtime {
 };
 
 namespace {
+
+// A restarted Bay may see a session's idle deadline up to this much too early.
+constexpr std::chrono::seconds kIdleSaveStep{1};
 
 SessionState to_record_state(State s) {
   switch (s) {
@@ -100,6 +106,15 @@ void SessionManager::release(Runtime& rt) {
   }
 }
 
+asio::awaitable<void> SessionManager::save_idle_expiry(std::shared_ptr<Runtime> rt) {
+  const auto& saved = rt->saved_idle_expires_at;
+  const auto& now = rt->idle_expires_at;
+  if (saved && now && *now >= *saved && *now - *saved < kIdleSaveStep) co_return;
+  rt->saved_idle_expires_at = now;
+  auto s = co_await store_.set_session_idle_expiry(rt->session_id, now);
+  if (!s) spdlog::warn("saving idle expiry of {}: {}", rt->session_id, s.error().context);
+}
+
 asio::awaitable<void> SessionManager::persist(std::shared_ptr<Runtime> rt) {
   SessionRecord rec;
   rec.id = rt->session_id;
@@ -112,13 +127,14 @@ asio::awaitable<void> SessionManager::persist(std::shared_ptr<Runtime> rt) {
   rec.instance_id = settings_.instance_id;
   rec.created_at = rt->created_at;
   rec.idle_expires_at = rt->idle_expires_at;
+  rt->saved_idle_expires_at = rt->idle_expires_at;
   rec.failure = rt->failure_text;
   auto r = co_await store_.save_session(std::move(rec));
   if (!r) spdlog::error("saving session {}: {}", rt->session_id, r.error().context);
 }
 
 asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
-    const Sandbox& sandbox, const Profile& profile, const Cargo& cargo,
+    const Sandbox& sandbox, const Profile& profile, std::optional<Cargo> cargo,
     SteadyClock::time_point wait_deadline, std::int64_t max_sessions_per_owner) {
   for (;;) {
     auto it = runtimes_.find(sandbox.id);
@@ -144,6 +160,17 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
       continue;
     }
     if (!rt) {
+      if (!cargo) {
+        auto found = co_await store_.find_cargo(sandbox.cargo_id);
+        if (!found) co_return std::move(found).error();
+        if (!*found || (*found)->deleted_at) {
+          Error e(ErrorCode::kInternal, "The sandbox's cargo is missing: " + sandbox.cargo_id);
+          e.context = e.message;
+          co_return e;
+        }
+        cargo = std::move(**found);
+        continue;  // the lookup suspended: look at the sandbox's runtime again
+      }
       if (max_sessions_per_owner > 0 && running_sessions(sandbox.owner) >= max_sessions_per_owner) {
         co_return quota_exceeded("sessions", max_sessions_per_owner,
                                  "Session quota exceeded: at most " +
@@ -161,9 +188,9 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
       spec.session_id = rt->session_id;
       spec.sandbox_id = sandbox.id;
       spec.profile = profile;
-      spec.cargo_id = cargo.id;
-      spec.cargo_path = cargo.storage_path;
-      spec.cargo_uid = cargo.host_uid;
+      spec.cargo_id = cargo->id;
+      spec.cargo_path = cargo->storage_path;
+      spec.cargo_uid = cargo->host_uid;
       spec.env = session_environment(sandbox, rt->session_id, profile);
       spec.instance_id = settings_.instance_id;
       spdlog::info("sandbox {}: starting session {}", sandbox.id, rt->session_id);
@@ -187,8 +214,7 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> SessionManager::acquire(
     ++rt->inflight;
     rt->idle_expires_at = clock_.now() + std::chrono::seconds(rt->idle_timeout);
     auto lease = std::make_unique<SessionLease>(rt, this);
-    auto s = co_await store_.set_session_idle_expiry(rt->session_id, rt->idle_expires_at);
-    if (!s) spdlog::warn("saving idle expiry of {}: {}", rt->session_id, s.error().context);
+    co_await save_idle_expiry(rt);
     co_return lease;
   }
 }
@@ -308,8 +334,7 @@ asio::awaitable<bool> SessionManager::keepalive(const std::string& sandbox_id,
   auto rt = it->second;
   rt->idle_timeout = profile.idle_timeout;
   rt->idle_expires_at = clock_.now() + std::chrono::seconds(profile.idle_timeout);
-  auto s = co_await store_.set_session_idle_expiry(rt->session_id, rt->idle_expires_at);
-  if (!s) spdlog::warn("saving idle expiry of {}: {}", rt->session_id, s.error().context);
+  co_await save_idle_expiry(rt);
   co_return true;
 }
 

@@ -94,8 +94,10 @@ class SessionManager {
   // With `max_sessions_per_owner` > 0, a start that would give the sandbox's owner more
   // running (starting or ready) sessions than that is refused with kQuotaExceeded; the
   // count and the new entry happen without a suspension point in between.
+  // `cargo` (the sandbox's) is only needed to start a session; without it, it is read
+  // from the store when a start is due, so a call to a running session costs no lookup.
   boost::asio::awaitable<Result<std::unique_ptr<SessionLease>>> acquire(
-      const Sandbox& sandbox, const Profile& profile, const Cargo& cargo,
+      const Sandbox& sandbox, const Profile& profile, std::optional<Cargo> cargo,
       std::chrono::steady_clock::time_point wait_deadline, std::int64_t max_sessions_per_owner = 0);
 
   // Running (starting or ready) sessions of `owner`.
@@ -145,6 +147,7 @@ class SessionManager {
   boost::asio::awaitable<void> retire(std::shared_ptr<Runtime> rt);
   boost::asio::awaitable<void> destroy_runtime(std::shared_ptr<Runtime> rt);
   boost::asio::awaitable<void> persist(std::shared_ptr<Runtime> rt);
+  boost::asio::awaitable<void> save_idle_expiry(std::shared_ptr<Runtime> rt);
   void release(Runtime& rt);
 
   boost::asio::any_io_executor io_;

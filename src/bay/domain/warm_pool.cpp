@@ -22,6 +22,12 @@ namespace {
 // the cold starts and calls of real sandboxes on a small host.
 constexpr std::size_t kMaxParallelFills = 2;
 
+// A claimed runtime is replaced this long after the claim, not at once: the claiming
+// sandbox's create and first call follow within milliseconds, and a sandbox start beside
+// them (mkfs, bwrap, an interpreter start: tens of ms of CPU) would slow exactly the path
+// the pool is there to make fast.
+constexpr std::chrono::milliseconds kRefillDelay{50};
+
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -36,7 +42,8 @@ WarmPool::WarmPool(asio::any_io_executor io, Store& store, Driver& driver, Sessi
       driver_(driver),
       sessions_(sessions),
       config_(config),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)),
+      refill_timer_(io_) {}
 
 WarmPool::~WarmPool() = default;
 
@@ -102,6 +109,17 @@ void WarmPool::top_up() {
       asio::co_spawn(io_, fill(p.id), asio::detached);
     }
   }
+}
+
+void WarmPool::top_up_soon() {
+  if (refill_pending_) return;
+  refill_pending_ = true;
+  refill_timer_.expires_after(kRefillDelay);
+  refill_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the pool is being destroyed
+    refill_pending_ = false;
+    top_up();
+  });
 }
 
 asio::awaitable<void> WarmPool::fill(std::string profile_id) {
@@ -176,6 +194,22 @@ asio::awaitable<Result<WarmSlot>> WarmPool::launch(const Profile& profile) {
     co_return std::move(meta).error();
   }
   slot.runtime.meta = std::move(*meta);
+  // One silent cell (no execution_count, no history) through Ship's exec path and the
+  // connection the client keeps: it proves the kernel works, and the claim's bind and
+  // first call then meet a warm Ship, kernel and connection.
+  json::object cell{{"code", "None"}, {"silent", true}, {"timeout", 30}};
+  auto warmed = co_await slot.runtime.client->request_json(
+      boost::beast::http::verb::post, "/ipython/exec", std::move(cell),
+      SteadyClock::now() + settings_.ready_timeout, 1 << 20);
+  const bool cell_ok = warmed && warmed->status == 200 && warmed->body.contains("success") &&
+                       warmed->body.at("success") == true;
+  if (!cell_ok) {
+    Error e(ErrorCode::kUpstream, "The warm runtime's kernel did not run a cell");
+    e.context =
+        warmed ? "ipython/exec answered " + std::to_string(warmed->status) : warmed.error().context;
+    co_await discard(std::move(slot), true);
+    co_return e;
+  }
   co_return slot;
 }
 
@@ -193,7 +227,7 @@ std::optional<WarmSlot> WarmPool::claim(const std::string& profile_id) {
       asio::co_spawn(io_, discard(std::move(slot), true), asio::detached);
     }
   }
-  top_up();
+  top_up_soon();
   return out;
 }
 

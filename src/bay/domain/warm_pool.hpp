@@ -15,6 +15,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <map>
 #include <optional>
@@ -60,6 +61,8 @@ class WarmPool {
 
  private:
   void top_up();
+  // top_up() after kRefillDelay: see claim().
+  void top_up_soon();
   boost::asio::awaitable<void> fill(std::string profile_id);
   boost::asio::awaitable<Result<WarmSlot>> launch(const Profile& profile);
 
@@ -74,6 +77,8 @@ class WarmPool {
   std::map<std::string, int> failures_;                // consecutive, by profile id
   std::size_t filling_total_ = 0;
   bool running_ = false;
+  boost::asio::steady_timer refill_timer_;  // cancelled by the destructor
+  bool refill_pending_ = false;
 };
 
 }  // namespace shipyard::bay

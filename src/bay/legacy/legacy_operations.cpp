@@ -136,7 +136,8 @@ asio::awaitable<Result<std::unique_ptr<SessionLease>>> LegacyService::runtime(Sh
   }
   const auto deadline =
       SteadyClock::now() + std::chrono::seconds(config_.legacy.ship_ready_timeout);
-  co_return co_await sessions_.acquire(**sb, profile, **cargo, deadline);
+  std::optional<Cargo> known = std::move(**cargo);
+  co_return co_await sessions_.acquire(**sb, profile, std::move(known), deadline);
 }
 
 asio::awaitable<Status> LegacyService::prepare_session(SessionLease& lease,
