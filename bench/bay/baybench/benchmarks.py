@@ -442,17 +442,20 @@ class Bench:
             sid = self.api.create(PROFILE, cargo_id=cargo)
             self.api.python(sid, "1")
             block = os.urandom(transfer.BLOCK)
-            ups, downs = [], []
+            ups, downs, curls = [], [], []
             for i in range(self.plan.transfer_reps):
                 subprocess.run(["sync"], check=False)
                 self.log(f"  upload {size >> 20} MiB #{i + 1}")
                 ups.append(transfer.upload(self.port, API_KEY, sid, "big.bin", size, block))
                 self.log(f"  download {size >> 20} MiB #{i + 1}")
                 downs.append(transfer.download(self.port, API_KEY, sid, "big.bin", size, block))
+                self.log(f"  download {size >> 20} MiB #{i + 1} with curl")
+                curls.append(transfer.download_curl(self.port, API_KEY, sid, "big.bin", size))
             self.res.details["transfer"] = {"upload": ups, "download": downs,
+                                            "download_curl": curls,
                                             "cargo_size_limit_mb": limit_mb}
             label = f"{size / (1 << 30):g} GiB"
-            for key, runs in (("upload", ups), ("download", downs)):
+            for key, runs in (("upload", ups), ("download", downs), ("download_curl", curls)):
                 best = max(r["gb_per_s"] for r in runs)
                 med = sorted(r["gb_per_s"] for r in runs)[len(runs) // 2]
                 self.res.fig(f"transfer.{key}.gb_s", best, "GB/s", f"{key} {label}: best of "

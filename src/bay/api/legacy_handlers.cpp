@@ -622,14 +622,8 @@ Awaitable download(http::Exchange& ex, BayApp& app) {
   head.content_type = "application/octet-stream";
   head.headers.emplace_back("Content-Disposition", disposition(*file_path));
   if (auto s = co_await ex.begin_response(std::move(head), *length); !s) co_return std::nullopt;
-  std::uint64_t sent = 0;
-  std::vector<char> buf(kChunk);
-  while (sent < *length) {
-    auto n = co_await r.read_some(asio::buffer(buf));
-    if (!n || *n == 0) break;  // truncated by the runtime: the client sees a short body
-    if (auto s = co_await ex.write_body(asio::buffer(buf.data(), *n)); !s) break;
-    sent += *n;
-  }
+  // Spliced like the v1 download; a runtime that ends early leaves a short body.
+  std::uint64_t sent = co_await ex.splice_body(r, *length);
   if (sent != *length) {
     ex.close_after();
     co_return std::nullopt;

@@ -263,14 +263,10 @@ Awaitable download(http::Exchange& ex, BayApp& app, const std::string& owner) {
   head.content_type = "application/octet-stream";
   head.headers.emplace_back("Content-Disposition", disposition(*path));
   if (auto s = co_await ex.begin_response(std::move(head), *length); !s) co_return std::nullopt;
-  std::vector<char> buf(kChunk);
-  std::uint64_t sent = 0;
-  while (sent < *length) {
-    auto n = co_await r.read_some(asio::buffer(buf));
-    if (!n || *n == 0) break;  // truncated by the runtime: the client sees a short body
-    if (auto s = co_await ex.write_body(asio::buffer(buf.data(), *n)); !s) break;
-    sent += *n;
-  }
+  // Ship's socket → pipe → client socket (splice): the bytes never pass through Bay's
+  // memory. A runtime that ends early leaves the client a short body and a closed
+  // connection.
+  std::uint64_t sent = co_await ex.splice_body(r, *length);
   if (sent != *length) ex.close_after();
   co_return std::nullopt;
 }

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
@@ -277,6 +279,29 @@ class Reader final : public ShipBodyReader {
       if (ec) co_return from_ec("reading download body", ec);
       if (got > 0 || parser_.is_done()) co_return got;
     }
+  }
+  std::string take_buffered(std::uint64_t max) override {
+    // The header read may have read past the header: those are the body's first bytes.
+    // The connection is never reused after this (its parser is bypassed).
+    auto data = conn_->buffer.data();
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), max));
+    std::string out(static_cast<const char*>(data.data()), n);
+    conn_->buffer.consume(n);
+    return out;
+  }
+  int splice_fd() override {
+    conn_->stream.expires_never();  // its timer only guards reads through the stream
+    boost::system::error_code ec;
+    conn_->stream.socket().native_non_blocking(true, ec);
+    return conn_->stream.socket().native_handle();
+  }
+  asio::awaitable<bool> wait_readable() override {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer idle(conn_->stream.get_executor(), kBodyIdle);
+    auto which =
+        co_await (conn_->stream.socket().async_wait(asio::socket_base::wait_read, kTuple) ||
+                  idle.async_wait(kTuple));
+    co_return which.index() == 0 && !std::get<0>(std::get<0>(which));
   }
   asio::awaitable<Result<std::string>> read_rest(std::size_t limit) override {
     std::string out;

@@ -31,8 +31,9 @@ struct ShipResponse {
 
 class ShipConnection;
 
-// A response whose body is read piece by piece (downloads).
-class ShipBodyReader {
+// A response whose body is read piece by piece (downloads), or handed to the server's
+// splice path as a whole (http::SpliceSource: then read_some must not be used any more).
+class ShipBodyReader : public http::SpliceSource {
  public:
   virtual ~ShipBodyReader() = default;
   virtual unsigned status() const = 0;

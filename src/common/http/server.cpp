@@ -1,5 +1,6 @@
 #include "common/http/server.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <cerrno>
 
 #include "common/strings.hpp"
+#include "common/unique_fd.hpp"
 
 namespace shipyard::http {
 namespace {
@@ -30,6 +32,8 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::uint64_t kDrainLimit = 1 << 20;
 // Largest single socket read while streaming a request body.
 constexpr std::size_t kMaxReadChunk = 1 << 20;
+// Pipe capacity for splice_body (the default 64 KiB means 16x the syscalls).
+constexpr int kSplicePipeSize = 1 << 20;
 // A connection buffer grown beyond this by a large body is shrunk back between requests.
 constexpr std::size_t kIdleBufferCapacity = 16 * 1024;
 // A closing connection keeps reading (and discarding) for a while so that a client
@@ -207,6 +211,77 @@ asio::awaitable<void> Exchange::respond_file(Response head, int fd, std::uint64_
   }
   streamed_remaining_ = size - static_cast<std::uint64_t>(offset);
   if (streamed_remaining_ != 0) keep_alive_ = false;
+}
+
+asio::awaitable<std::uint64_t> Exchange::splice_body(SpliceSource& src, std::uint64_t count) {
+  count = std::min(count, streamed_remaining_);
+  std::uint64_t sent = 0;
+  std::string head = src.take_buffered(count);
+  if (!head.empty()) {
+    if (auto s = co_await write_body(asio::buffer(head)); !s) co_return sent;
+    sent += head.size();
+  }
+  int fds[2];
+  if (sent < count && ::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+    keep_alive_ = false;
+    co_return sent;
+  }
+  UniqueFd from_pipe(sent < count ? fds[0] : -1);
+  UniqueFd to_pipe(sent < count ? fds[1] : -1);
+  if (to_pipe) ::fcntl(to_pipe.get(), F_SETPIPE_SZ, kSplicePipeSize);  // best effort
+  auto& sock = stream_.socket();
+  boost::system::error_code nb;
+  sock.native_non_blocking(true, nb);
+  const int in = src.splice_fd();
+  const int out = sock.native_handle();
+  std::uint64_t in_pipe = 0;  // bytes taken from the source, not yet sent
+  bool failed = static_cast<bool>(nb);
+  while (sent < count && !failed) {
+    // Fill the pipe. EAGAIN means "no data" only while the pipe is empty (else: full).
+    if (sent + in_pipe < count) {
+      auto want = static_cast<std::size_t>(
+          std::min<std::uint64_t>(count - sent - in_pipe, kSplicePipeSize));
+      ssize_t n =
+          ::splice(in, nullptr, to_pipe.get(), nullptr, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (n > 0) {
+        in_pipe += static_cast<std::uint64_t>(n);
+      } else if (n == 0) {
+        failed = in_pipe == 0;  // the source ended early: send what the pipe holds
+        if (failed) break;
+      } else if (errno == EAGAIN && in_pipe == 0) {
+        if (!co_await src.wait_readable()) failed = true;
+        continue;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        failed = true;
+        break;
+      }
+    }
+    // Drain it to the client.
+    while (in_pipe > 0) {
+      ssize_t m = ::splice(from_pipe.get(), nullptr, out, nullptr,
+                           static_cast<std::size_t>(in_pipe), SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (m > 0) {
+        in_pipe -= static_cast<std::uint64_t>(m);
+        sent += static_cast<std::uint64_t>(m);
+        streamed_remaining_ -= static_cast<std::uint64_t>(m);
+        continue;
+      }
+      if (m < 0 && errno == EINTR) continue;
+      if (m < 0 && errno == EAGAIN) {
+        asio::steady_timer timer(stream_.get_executor(), limits_.io_timeout);
+        auto which = co_await (sock.async_wait(asio::socket_base::wait_write, kTuple) ||
+                               timer.async_wait(kTuple));
+        if (which.index() == 1 || std::get<0>(std::get<0>(which))) failed = true;
+        if (failed) break;
+        // Send what is in the pipe before reading more: the pipe is the only buffer.
+        continue;
+      }
+      failed = true;
+      break;
+    }
+  }
+  if (sent != count) keep_alive_ = false;
+  co_return sent;
 }
 
 asio::awaitable<Status> Exchange::begin_response(Response head, std::uint64_t content_length) {

@@ -64,6 +64,19 @@ struct ServerLimits {
 };
 
 class Exchange;
+
+// The rest of a body that sits in a socket (a proxied download): Exchange::splice_body
+// moves it to the client with splice(2) through a pipe, never through user space.
+class SpliceSource {
+ public:
+  virtual ~SpliceSource() = default;
+  // Body bytes already read from the socket (with the header), at most `max`; consumed.
+  virtual std::string take_buffered(std::uint64_t max) = 0;
+  // The socket, non-blocking.
+  virtual int splice_fd() = 0;
+  // Waits until the socket is readable; false when the source's idle limit passed.
+  virtual asio::awaitable<bool> wait_readable() = 0;
+};
 using Handler = std::function<asio::awaitable<void>(Exchange&)>;
 // Turns an Error into the service's wire envelope (Ship: {"detail"}, Bay: {"error"}).
 using ErrorResponder = std::function<Response(const Error&, const Exchange&)>;
@@ -111,6 +124,10 @@ class Exchange {
   // Streams a response whose length is known in advance: begin, then write chunks.
   asio::awaitable<Status> begin_response(Response head, std::uint64_t content_length);
   asio::awaitable<Status> write_body(asio::const_buffer data);
+  // After begin_response: moves `count` body bytes from `src` to the client (zero-copy:
+  // socket → pipe → socket). Returns the bytes sent; fewer (the source ended early, a
+  // side failed or stalled past the I/O timeout) closes the connection after the exchange.
+  asio::awaitable<std::uint64_t> splice_body(SpliceSource& src, std::uint64_t count);
 
   bool responded() const { return responded_; }
   bool keep_alive() const { return keep_alive_; }

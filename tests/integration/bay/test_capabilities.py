@@ -6,6 +6,9 @@ import base64
 import hashlib
 import os
 import re
+import socket
+
+import httpx
 
 
 # Python state persists; trailing expressions display; errors carry a traceback.
@@ -217,3 +220,52 @@ def test_history(bay):
     bay.client.put(f"/v1/sandboxes/{sb}/filesystem/files", json={"path": "f", "content": "x"})
     bay.client.post(f"/v1/sandboxes/{sb}/python/exec", json={"code": 5})
     assert bay.client.get(h).json()["total"] == 3
+
+
+# Downloads are spliced from Ship's socket to the client's: a file much larger than the
+# pipe arrives byte-exact, twice on one keep-alive connection, and the connection serves
+# ordinary calls afterwards.
+def test_large_download_keep_alive(bay):
+    sb = bay.create()["id"]
+    r = bay.shell(sb, "head -c 25165824 /dev/urandom > big.bin && sha256sum big.bin")
+    assert r["success"], r
+    digest = r["output"].split()[0]
+    with httpx.Client(base_url=bay.client.base_url, headers=dict(bay.client.headers),
+                      timeout=60) as c:
+        for _ in range(2):
+            d = c.get(f"/v1/sandboxes/{sb}/filesystem/download", params={"path": "big.bin"})
+            assert d.status_code == 200 and int(d.headers["content-length"]) == 25165824
+            assert hashlib.sha256(d.content).hexdigest() == digest
+        assert c.get(f"/v1/sandboxes/{sb}").status_code == 200
+        assert c.post(f"/v1/sandboxes/{sb}/python/exec", json={"code": "1 + 1"}).json()["output"] == "2"
+
+
+# A runtime that goes away in the middle of a download leaves the client a short body on
+# a closed connection (never a wrong byte or a hang), and Bay serves on.
+def test_download_cut_by_runtime_end(bay):
+    sb = bay.create()["id"]
+    assert bay.shell(sb, "head -c 268435456 /dev/zero > huge.bin")["success"]
+    host, port = "127.0.0.1", bay.port
+    s = socket.create_connection((host, port), timeout=30)
+    try:
+        s.sendall((f"GET /v1/sandboxes/{sb}/filesystem/download?path=huge.bin HTTP/1.1\r\n"
+                   f"Host: {host}:{port}\r\nAuthorization: Bearer {bay.api_key}\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200")
+        got = len(head.split(b"\r\n\r\n", 1)[1])
+        # Ship is killed while most of the body is still to come (the client reads nothing
+        # meanwhile, so at most the socket and pipe buffers are in flight).
+        assert bay.client.post(f"/v1/sandboxes/{sb}/stop").status_code == 200
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            assert chunk.count(0) == len(chunk)
+            got += len(chunk)
+        assert 0 < got < 268435456
+    finally:
+        s.close()
+    assert bay.client.get("/health").status_code == 200
+    assert bay.python(sb, "2 * 21")["output"] == "42"
