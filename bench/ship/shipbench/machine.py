@@ -73,6 +73,12 @@ def build(binary: str, repo: Path) -> dict:
             for line in cache.read_text(errors="replace").splitlines():
                 if line.startswith("CMAKE_BUILD_TYPE:"):
                     build_type = line.split("=", 1)[1].strip() or None
+                elif line.startswith("CMAKE_HOME_DIRECTORY:"):
+                    # The commit is the one of the tree the binary was built from (another
+                    # worktree, say), not of the harness's own checkout.
+                    source = Path(line.split("=", 1)[1].strip())
+                    if (source / ".git").exists():
+                        repo = source
             break
         p = p.parent
     st = os.stat(binary)
