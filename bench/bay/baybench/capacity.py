@@ -265,10 +265,12 @@ def capacity(bench: Bench) -> None:
                     "(pessimistic on a shared machine)", better="higher")
         res.fig("capacity.held", reached, "sandboxes", "idle sandboxes held (measured)",
                 better="higher")
-        res.fig("capacity.estimate", max(reached, extrapolated or 0), "sandboxes",
+        estimate = max(reached, extrapolated or 0)
+        res.fig("capacity.estimate", estimate, "sandboxes",
                 "idle sandboxes the host holds (" +
-                ("measured" if reached >= 1000 else
-                 "EXTRAPOLATED from cost per sandbox and MemAvailable left") + ")",
+                ("measured" if estimate == reached else
+                 f"{reached:,} held, the rest EXTRAPOLATED from cost per sandbox and "
+                 "MemAvailable left") + ")",
                 better="higher")
         res.fig("capacity.probe_p50_at_max", last["probe_print_p50_ms"], "ms",
                 f"probe print p50 with {reached} idle sandboxes")
