@@ -39,7 +39,8 @@ def _role(argv: list[str]) -> str:
         return "bwrap"
     if a0 == "ship":
         return "ship"
-    if any(x.endswith("shipyard_kernel.py") for x in argv):
+    # Started as `python3 -c <launcher> <dir> shipyard_kernel ...` (or as the script).
+    if any(x.endswith("shipyard_kernel.py") or x == "shipyard_kernel" for x in argv):
         return "kernel"
     return a0
 

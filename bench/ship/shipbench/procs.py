@@ -289,7 +289,9 @@ class Ship:
         """The Python kernel: the child of Ship running shipyard_kernel.py."""
         self.remember_children()
         for c in children(self.pid):
-            if any(a.endswith("shipyard_kernel.py") for a in cmdline(c)):
+            # `python3 -c <launcher> <dir> shipyard_kernel ...` (or the script itself).
+            if any(a.endswith("shipyard_kernel.py") or a == "shipyard_kernel"
+                   for a in cmdline(c)):
                 return c
         return None
 
