@@ -1,6 +1,6 @@
-// A level-triggered event for coroutines on one executor: set() wakes every waiter,
-// wait_until() returns whether it was set before the deadline. Not thread-safe: use it
-// from the executor it was created with.
+// async_sleep, and a level-triggered event for coroutines on one executor: set() wakes every
+// waiter, wait_until() returns whether it was set before the deadline. Not thread-safe: use it from
+// the executor it was created with.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
@@ -44,5 +45,11 @@ class AsyncEvent {
   boost::asio::steady_timer timer_;
   bool set_ = false;
 };
+
+// Suspends the calling coroutine for `d` on its own executor.
+inline boost::asio::awaitable<void> async_sleep(std::chrono::milliseconds d) {
+  boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, d);
+  co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
 
 }  // namespace shipyard

@@ -5,6 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <regex>
 
+#include "common/async_event.hpp"
+
 namespace shipyard::bay {
 namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
@@ -14,11 +16,6 @@ namespace {
 const std::regex& semver() {
   static const std::regex re(R"(^\d+\.\d+\.\d+(-[a-zA-Z0-9.]+)?$)");
   return re;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace
@@ -53,7 +50,7 @@ asio::awaitable<Result<RuntimeMeta>> wait_runtime_ready(ShipClient& client, Driv
     if (SteadyClock::now() >= deadline) {
       co_return session_not_ready(sandbox_id, "The sandbox runtime did not become ready in time");
     }
-    co_await sleep_for(delay);
+    co_await async_sleep(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(100));
   }
   if (cancelled()) co_return RuntimeMeta{};

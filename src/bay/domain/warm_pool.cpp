@@ -11,6 +11,7 @@
 
 #include "bay/domain/rules.hpp"
 #include "bay/domain/runtime_ready.hpp"
+#include "common/async_event.hpp"
 
 namespace shipyard::bay {
 namespace asio = boost::asio;
@@ -27,11 +28,6 @@ constexpr std::size_t kMaxParallelFills = 2;
 // them (mkfs, bwrap, an interpreter start: tens of ms of CPU) would slow exactly the path
 // the pool is there to make fast.
 constexpr std::chrono::milliseconds kRefillDelay{50};
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-}
 
 }  // namespace
 
@@ -90,7 +86,7 @@ asio::awaitable<void> WarmPool::shutdown() {
   // Starts in flight discard their slot when they finish (running_ is false); wait for
   // them, bounded, so that none outlives Bay.
   for (int i = 0; i < 250 && filling_total_ > 0; ++i) {
-    co_await sleep_for(std::chrono::milliseconds(20));
+    co_await async_sleep(std::chrono::milliseconds(20));
   }
   auto pools = std::move(ready_);
   ready_.clear();
@@ -132,7 +128,7 @@ asio::awaitable<void> WarmPool::fill(std::string profile_id) {
     int n = ++failures_[profile_id];
     spdlog::warn("warm pool {}: start failed ({} in a row): {} ({})", profile_id, n,
                  slot.error().message, slot.error().context);
-    co_await sleep_for(std::chrono::milliseconds(1000LL << std::min(n - 1, 6)));
+    co_await async_sleep(std::chrono::milliseconds(1000LL << std::min(n - 1, 6)));
   } else {
     failures_[profile_id] = 0;
     if (running_) {
